@@ -1,0 +1,3 @@
+from gpt2giga.cli import main
+
+main()

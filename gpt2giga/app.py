@@ -1,0 +1,293 @@
+"""The ASGI application: lifespan, the one route table, dispatch and the one error boundary.
+
+A path is read as `[/v1|/v2][/v1beta][/v1]<route>`: the first segment picks
+the GigaChat contract (none: `GPT2GIGA_GIGACHAT_API_MODE`), `/v1beta` is
+Gemini's prefix, and a second `/v1` is what SDKs append to a base URL that
+already ends in a version. Every failure is rendered here, once, in the
+caller's dialect. Features switched off at start-up cost nothing per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Literal, NamedTuple
+
+import msgspec
+
+from gpt2giga import errors
+from gpt2giga.asgi import (
+    Contract,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    StreamResponse,
+    read_body,
+    send_full,
+    send_stream,
+)
+from gpt2giga.config import Settings, auth_required
+from gpt2giga.context import Context
+from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.openai import handlers as openai
+from gpt2giga.openai import translate as openai_translate
+
+log = logging.getLogger("gpt2giga")
+
+Dialect = Literal["openai", "anthropic", "gemini"]
+Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
+
+
+class Route(NamedTuple):
+    handler: Handler
+    dialect: Dialect | None  # None: the caller's headers tell (shared /models)
+    public: bool = False
+
+
+RouteSpec = tuple[str, str, Handler, Dialect | None]
+
+_encode = msgspec.json.Encoder().encode
+
+ERROR_BODY: dict[Dialect, Callable[[errors.GatewayError], bytes]] = {
+    "openai": openai_translate.error_body,
+}
+
+
+async def health(ctx: Context, request: Request) -> Response:
+    return Response(b'{"status":"ok"}')
+
+
+async def models(ctx: Context, request: Request) -> Response:
+    return await openai.list_models(ctx, request)
+
+
+async def model(ctx: Context, request: Request) -> Response:
+    return await openai.get_model(ctx, request)
+
+
+ROUTES: list[RouteSpec] = [
+    ("POST", "/chat/completions", openai.chat_completions, "openai"),
+    ("POST", "/embeddings", openai.embeddings, "openai"),
+    ("GET", "/models", models, None),
+    ("GET", "/models/{model:path}", model, None),
+    ("GET", "/model/info", openai.model_info, "openai"),
+]
+PUBLIC: list[RouteSpec] = [
+    ("GET", "/health", health, None),
+    ("GET", "/ping", health, None),
+    ("POST", "/ping", health, None),
+]
+
+
+class Match(NamedTuple):
+    route: Route | None
+    contract: Contract | None
+    params: dict[str, str]
+    allowed: tuple[str, ...] = ()
+
+
+class Router:
+    """Static paths in a dict, templated ones as regexes; both keyed by method."""
+
+    def __init__(self, routes: list[RouteSpec], public: list[RouteSpec]) -> None:
+        self._static: dict[str, dict[str, Route]] = {}
+        self._patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        for specs, is_public in ((routes, False), (public, True)):
+            for method, template, handler, dialect in specs:
+                self._add(method, template, Route(handler, dialect, is_public))
+
+    def _add(self, method: str, template: str, route: Route) -> None:
+        if "{" not in template:
+            self._static.setdefault(template, {})[method] = route
+            return
+        regex = re.escape(template)
+        regex = re.sub(r"\\\{(\w+):path\\\}", r"(?P<\1>.+)", regex)
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        pattern = re.compile(f"^{regex}$")
+        for existing, methods in self._patterns:
+            if existing.pattern == pattern.pattern:
+                methods[method] = route
+                return
+        self._patterns.append((pattern, {method: route}))
+
+    def _lookup(self, path: str, method: str) -> tuple[dict[str, Route], dict[str, str]] | None:
+        methods = self._static.get(path)
+        if methods is not None:
+            return methods, {}
+        for pattern, by_method in self._patterns:
+            found = pattern.match(path)
+            if found is not None:
+                return by_method, found.groupdict()
+        return None
+
+    def match(self, path: str, method: str) -> Match:
+        contract, rest = split_prefix(path)
+        found = self._lookup(rest, method)
+        if found is None and rest.startswith("/v1/"):
+            found = self._lookup(rest[3:], method)
+        if found is None:
+            return Match(None, contract, {})
+        methods, params = found
+        route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+        return Match(route, contract, params, tuple(methods))
+
+
+def split_prefix(path: str) -> tuple[Contract | None, str]:
+    contract: Contract | None = None
+    for prefix in ("/v1", "/v2"):
+        if path == prefix or path.startswith(prefix + "/"):
+            contract = "v1" if prefix == "/v1" else "v2"
+            path = path[3:] or "/"
+            break
+    if path == "/v1beta" or path.startswith("/v1beta/"):
+        path = path[7:] or "/"
+    return contract, path
+
+
+def sniff(scope: Scope) -> Dialect:
+    """The caller's dialect from its headers and path, for shared routes and 404s."""
+    names = {name for name, _ in scope["headers"]}
+    if b"anthropic-version" in names:
+        return "anthropic"
+    path: str = scope["path"]
+    if (
+        b"x-goog-api-key" in names
+        or b"x-goog-api-client" in names
+        or "/v1beta" in path
+        or ":" in path.rpartition("/")[2]
+        or b"key=" in scope.get("query_string", b"")
+    ):
+        return "gemini"
+    return "openai"
+
+
+class App:
+    """The gateway. `upstream` injects a GigaChat client (tests); else lifespan builds one."""
+
+    def __init__(self, settings: Settings, upstream: GigaChatClient | None = None) -> None:
+        self.settings = settings
+        self.router = Router(ROUTES, PUBLIC)
+        self._limit = settings.proxy.max_request_body_bytes
+        self._api_key = (
+            settings.proxy.api_key.value.encode()
+            if auth_required(settings) and settings.proxy.api_key
+            else None
+        )
+        self.ctx: Context | None = Context(settings, upstream) if upstream is not None else None
+        self._owns_upstream = upstream is None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.error("start-up failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        if self.ctx is None:
+            giga = self.settings.gigachat
+            self.ctx = Context(self.settings, GigaChatClient(giga, build_pool(giga)))
+
+    async def shutdown(self) -> None:
+        if self.ctx is not None and self._owns_upstream:
+            await self.ctx.upstream.aclose()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        matched = self.router.match(scope["path"], method)
+        route = matched.route
+        dialect = route.dialect if route is not None and route.dialect else sniff(scope)
+        try:
+            response = await self._handle(scope, receive, matched, method)
+        except errors.GatewayError as err:
+            response = self.error_response(dialect, err)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", method, matched.route and scope["path"])
+            response = self.error_response(dialect, errors.GatewayError("Internal gateway error"))
+        if isinstance(response, StreamResponse):
+            await send_stream(receive, send, response)
+        else:
+            if method == "HEAD":
+                response.body = b""
+            await send_full(send, response)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, matched: Match, method: str
+    ) -> Response | StreamResponse:
+        route = matched.route
+        if route is None:
+            if matched.allowed:
+                raise errors.MethodNotAllowed(
+                    f"Method {method} is not allowed here; use {', '.join(matched.allowed)}"
+                )
+            raise errors.NotFound(f"No route for {method} {scope['path']}")
+        if self._api_key is not None and not route.public:
+            self._check_key(scope)
+        ctx = self.ctx
+        if ctx is None:
+            raise errors.Overloaded("The gateway is starting")
+        body = (
+            await read_body(scope, receive, self._limit)
+            if method in ("POST", "PUT", "PATCH")
+            else b""
+        )
+        contract = matched.contract or self.settings.proxy.gigachat_api_mode
+        return await route.handler(ctx, Request(scope, body, contract, matched.params))
+
+    def _check_key(self, scope: Scope) -> None:
+        assert self._api_key is not None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                value = value.removeprefix(b"Bearer ").removeprefix(b"bearer ")
+            elif name not in (b"x-api-key", b"x-goog-api-key"):
+                continue
+            if hmac.compare_digest(value.strip(), self._api_key):
+                return
+        query: bytes = scope.get("query_string", b"")
+        for pair in query.split(b"&"):
+            if pair.startswith(b"key=") and hmac.compare_digest(pair[4:], self._api_key):
+                return
+        raise errors.Unauthorized("Invalid or missing API key")
+
+    def error_response(self, dialect: Dialect, err: errors.GatewayError) -> Response:
+        body = ERROR_BODY.get(dialect, openai_translate.error_body)(err)
+        headers = []
+        if err.retry_after is not None:
+            headers.append((b"retry-after", str(max(1, round(err.retry_after))).encode()))
+        if isinstance(err, errors.MethodNotAllowed):
+            headers.append((b"allow", err.message.rpartition("use ")[2].encode()))
+        return Response(body, status=err.status, headers=headers)
+
+
+def from_environment() -> App:
+    """Granian's factory target in each worker: settings the CLI already checked."""
+    from gpt2giga import config
+
+    settings = config.load()
+    logging.basicConfig(
+        level=settings.proxy.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return App(settings)

@@ -1,0 +1,195 @@
+"""Command line: settings from flags, the environment and `.env`, then Granian.
+
+Flags carry non-secrets only (a secret on a command line is visible in `ps`);
+`--proxy.<name>` and `--gigachat.<name>` are accepted as the FastAPI gpt2giga
+spells them. `--demo` starts the built-in fake GigaChat on a free loopback
+port and points the gateway at it: an explicit choice, never a fallback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from gpt2giga import config
+from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+
+log = logging.getLogger("gpt2giga")
+
+FLAGS = {
+    "host": "GPT2GIGA_HOST",
+    "port": "GPT2GIGA_PORT",
+    "workers": "GPT2GIGA_WORKERS",
+    "mode": "GPT2GIGA_MODE",
+    "log_level": "GPT2GIGA_LOG_LEVEL",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gpt2giga",
+        description="OpenAI, Anthropic and Gemini compatible gateway to GigaChat. "
+        "Settings come from GPT2GIGA_* and GIGACHAT_* variables and a .env file; "
+        "secrets (credentials, passwords, API keys) only from there.",
+    )
+    p.add_argument("--host", help="address to listen on (GPT2GIGA_HOST, default localhost)")
+    p.add_argument("--port", help="port to listen on (GPT2GIGA_PORT, default 8090)")
+    p.add_argument("--workers", help="worker processes (GPT2GIGA_WORKERS, default 1)")
+    p.add_argument("--mode", help="DEV or PROD (GPT2GIGA_MODE)")
+    p.add_argument("--log-level", help="CRITICAL, ERROR, WARNING, INFO or DEBUG")
+    p.add_argument("--env-path", help="the .env file to read (default ./.env)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in fake GigaChat (offline, deterministic answers)",
+    )
+    return p
+
+
+def overrides(extra: Sequence[str]) -> dict[str, str]:
+    """`--proxy.port 8091` / `--gigachat.model=X` as environment names; secrets refused."""
+    values: dict[str, str] = {}
+    items = list(extra)
+    while items:
+        item = items.pop(0)
+        name, sep, value = item.partition("=")
+        section, dot, field = name.removeprefix("--").partition(".")
+        if not item.startswith("--") or not dot or section not in ("proxy", "gigachat"):
+            raise config.ConfigError(f"unknown argument {name!r}")
+        if not sep:
+            if not items:
+                raise config.ConfigError(f"{name} needs a value")
+            value = items.pop(0)
+        field = field.replace("-", "_")
+        env = config.env_name(section, field)
+        cls = config.ProxySettings if section == "proxy" else config.GigaChatSettings
+        if field not in {f.name for f in msgspec.structs.fields(cls)}:
+            raise config.ConfigError(f"unknown setting {name!r}")
+        if config.is_secret(section, field):
+            raise config.ConfigError(
+                f"{name}: pass secrets through {env} in the environment or .env"
+            )
+        values[env] = value
+    return values
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_fake(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The fake GigaChat in its own process on a loopback port; `env` is pointed at it."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        "gpt2giga.gigachat.fake:app_from_env",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("gpt2giga: the fake GigaChat did not start") from None
+            time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    env.update(
+        GIGACHAT_BASE_URL=f"{base}/api/v1",
+        GIGACHAT_AUTH_URL=f"{base}/api/v2/oauth",
+        GIGACHAT_CREDENTIALS=DEMO_CREDENTIALS,
+        GIGACHAT_SCOPE="GIGACHAT_API_PERS",
+        GIGACHAT_VERIFY_SSL_CERTS="false",
+        GPT2GIGA_DEMO="true",
+    )
+    for name in ("GIGACHAT_ACCESS_TOKEN", "GIGACHAT_USER", "GIGACHAT_PASSWORD"):
+        env.pop(name, None)
+    return proc
+
+
+def environment(args: argparse.Namespace, extra: Sequence[str]) -> dict[str, str]:
+    env_file = Path(args.env_path) if args.env_path else Path.cwd() / ".env"
+    if args.env_path and not env_file.is_file():
+        raise config.ConfigError(f"--env-path: no such file {args.env_path!r}")
+    env = config.read_env_file(env_file) if env_file.is_file() else {}
+    env.update(os.environ)
+    env.update(overrides(extra))
+    for attr, name in FLAGS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            env[name] = value
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args, extra = parser().parse_known_args(argv)
+    fake = None
+    try:
+        env = environment(args, extra)
+        if args.demo:
+            fake = start_fake(env)
+        settings = config.load(env)
+    except config.ConfigError as exc:
+        if fake is not None:
+            fake.terminate()
+        raise SystemExit(f"gpt2giga: {exc}") from None
+    os.environ.clear()
+    os.environ.update(env)
+    logging.basicConfig(
+        level=settings.proxy.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        serve(settings)
+    finally:
+        if fake is not None:
+            fake.terminate()
+            fake.wait(5)
+
+
+def bind_address(host: str) -> str:
+    """Granian binds IP addresses only: resolve a name such as the default `localhost`."""
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except socket.gaierror:
+        raise SystemExit(f"gpt2giga: GPT2GIGA_HOST: cannot resolve {host!r}") from None
+
+
+def serve(settings: config.Settings) -> None:
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    p = settings.proxy
+    mode = "demo (fake GigaChat)" if p.demo else p.mode
+    log.info(
+        "gpt2giga on http://%s:%d, %s, GigaChat %s contract by default",
+        p.host,
+        p.port,
+        mode,
+        p.gigachat_api_mode,
+    )
+    Server(
+        "gpt2giga.app:from_environment",
+        address=bind_address(p.host),
+        port=p.port,
+        interface=Interfaces.ASGI,
+        workers=p.workers,
+        factory=True,
+        websockets=False,
+        log_level=LogLevels(p.log_level.lower() if p.log_level != "CRITICAL" else "critical"),
+        workers_kill_timeout=max(1, round(p.shutdown_timeout_seconds)),
+    ).serve()

@@ -1,0 +1,257 @@
+"""Settings from the environment and a `.env` file, with the FastAPI gpt2giga's names.
+
+Every field of `ProxySettings` is read from `GPT2GIGA_<NAME>`, every field of
+`GigaChatSettings` from `GIGACHAT_<NAME>`. A bad value stops start-up with one
+line that names the variable; secret values never appear in that line, in a
+repr, or anywhere else this module prints.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or an error."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+# The gigachat SDK's defaults (gigachat/settings.py); a test keeps them in step.
+SDK_BASE_URL = "https://api.giga.chat/v1"
+SDK_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
+SDK_SCOPE = "GIGACHAT_API_PERS"
+
+Contract = Literal["v1", "v2"]
+
+
+class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
+    mode: Literal["DEV", "PROD"] = "DEV"
+    host: str = "localhost"
+    port: int = 8090
+    workers: int = 1
+    enable_api_key_auth: bool = False
+    api_key: Secret | None = None
+    pass_model: bool = True
+    pass_token: bool = False
+    embeddings: str = "EmbeddingsGigaR"
+    gigachat_api_mode: Contract = "v1"
+    max_request_body_bytes: int = 10 * 1024 * 1024
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
+    default_max_tokens: int | None = None
+    structured_output_mode: Literal["function_call", "native"] = "function_call"
+    enable_reasoning: bool = False
+    disable_reasoning: bool = False
+    model_aliases: dict[str, str] = {}
+    shutdown_timeout_seconds: float = 10.0
+    demo: bool = False
+
+
+class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
+    base_url: str = SDK_BASE_URL
+    auth_url: str = SDK_AUTH_URL
+    credentials: Secret | None = None
+    scope: str = SDK_SCOPE
+    access_token: Secret | None = None
+    model: str = "GigaChat"
+    user: str | None = None
+    password: Secret | None = None
+    # Read timeout in seconds; the SDK's 30 s cuts long reasoning answers, so
+    # the gateway's default is the length of a long agent turn.
+    timeout: float = 600.0
+    verify_ssl_certs: bool = True
+    ca_bundle_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    key_file_password: Secret | None = None
+    max_connections: int = 100
+    max_retries: int = 2
+    retry_backoff_factor: float = 0.5
+    token_expiry_buffer_ms: int = 60_000
+    profanity_check: bool | None = None
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    proxy: ProxySettings = ProxySettings()
+    gigachat: GigaChatSettings = GigaChatSettings()
+
+    def resolve_model(self, requested: str | None) -> str:
+        """The GigaChat model for a client's model name (aliases, then pass-through)."""
+        if requested and self.proxy.pass_model:
+            for pattern, target in self.proxy.model_aliases.items():
+                if fnmatch.fnmatchcase(requested, pattern):
+                    return target
+            return requested
+        return self.gigachat.model
+
+
+PREFIXES: tuple[tuple[str, str, type[msgspec.Struct]], ...] = (
+    ("proxy", "GPT2GIGA_", ProxySettings),
+    ("gigachat", "GIGACHAT_", GigaChatSettings),
+)
+
+TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def env_name(section: str, field: str) -> str:
+    prefix = next(p for s, p, _ in PREFIXES if s == section)
+    return prefix + field.upper()
+
+
+def is_secret(section: str, field: str) -> bool:
+    cls = next(c for s, _, c in PREFIXES if s == section)
+    hints = typing.get_type_hints(cls, globalns=globals())
+    return Secret in typing.get_args(hints[field])
+
+
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a `.env` file: `KEY=value` lines, `export` and quotes allowed."""
+    values: dict[str, str] = {}
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def load(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = None
+) -> Settings:
+    """Settings from `environ` (default: os.environ) over an optional `.env` file."""
+    env = dict(os.environ if environ is None else environ)
+    if env_file is not None and Path(env_file).is_file():
+        env = {**read_env_file(env_file), **env}
+    sections = {section: _load_section(cls, prefix, env) for section, prefix, cls in PREFIXES}
+    settings = Settings(**sections)
+    validate(settings)
+    return settings
+
+
+def _load_section(cls: type[msgspec.Struct], prefix: str, env: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(cls, globalns=globals())
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(cls):
+        name = prefix + field.name.upper()
+        raw = env.get(name)
+        if raw is None:
+            continue
+        values[field.name] = parse_value(name, raw, hints[field.name])
+    return cls(**values)
+
+
+def parse_value(name: str, raw: str, tp: Any) -> Any:
+    """Parse one variable's text into `tp`, or raise ConfigError naming `name`."""
+    text = raw.strip()
+    args = typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        if text == "" or text.lower() in ("none", "null"):
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return parse_value(name, raw, inner)
+    if tp is Secret:
+        return Secret(text)
+    if tp is bool:
+        if text.lower() in TRUE:
+            return True
+        if text.lower() in FALSE:
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {text!r}")
+    if tp in (int, float):
+        try:
+            return tp(text)
+        except ValueError:
+            kind = "an integer" if tp is int else "a number"
+            raise ConfigError(f"{name}: expected {kind}, got {text!r}") from None
+    if typing.get_origin(tp) is Literal:
+        for option in args:
+            if text.lower() == option.lower():
+                return option
+        raise ConfigError(f"{name}: expected one of {', '.join(args)}, got {text!r}")
+    if typing.get_origin(tp) in (dict, list):
+        return _parse_json(name, text, tp)
+    return text
+
+
+def _parse_json(name: str, text: str, tp: Any) -> Any:
+    if typing.get_origin(tp) is list and not text.startswith("["):
+        return [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        return msgspec.json.decode(text or "null", type=tp)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{name}: expected JSON ({exc})") from None
+
+
+def validate(settings: Settings) -> None:
+    proxy, giga = settings.proxy, settings.gigachat
+    if not 0 < proxy.port < 65536:
+        raise ConfigError(f"GPT2GIGA_PORT: expected a port number, got {proxy.port}")
+    if proxy.workers < 1:
+        raise ConfigError(f"GPT2GIGA_WORKERS: expected at least 1, got {proxy.workers}")
+    if proxy.max_request_body_bytes < 1024:
+        raise ConfigError("GPT2GIGA_MAX_REQUEST_BODY_BYTES: expected at least 1024")
+    if proxy.default_max_tokens is not None and proxy.default_max_tokens < 1:
+        raise ConfigError("GPT2GIGA_DEFAULT_MAX_TOKENS: expected a positive integer")
+    if giga.timeout <= 0:
+        raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
+    if giga.max_connections < 1:
+        raise ConfigError("GIGACHAT_MAX_CONNECTIONS: expected at least 1")
+    if giga.max_retries < 0:
+        raise ConfigError("GIGACHAT_MAX_RETRIES: expected 0 or more")
+    if (proxy.enable_api_key_auth or proxy.mode == "PROD") and not proxy.api_key:
+        why = "PROD mode" if proxy.mode == "PROD" else "GPT2GIGA_ENABLE_API_KEY_AUTH"
+        raise ConfigError(f"GPT2GIGA_API_KEY: {why} requires an API key")
+    if not (proxy.demo or proxy.pass_token or has_upstream_auth(giga)):
+        raise ConfigError(
+            "GIGACHAT_CREDENTIALS: no GigaChat credentials; set GIGACHAT_CREDENTIALS, "
+            "GIGACHAT_ACCESS_TOKEN or GIGACHAT_USER and GIGACHAT_PASSWORD (or run with --demo)"
+        )
+    for url_name in ("base_url", "auth_url"):
+        url = getattr(giga, url_name)
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"GIGACHAT_{url_name.upper()}: expected an http(s) URL")
+
+
+def auth_required(settings: Settings) -> bool:
+    return settings.proxy.enable_api_key_auth or settings.proxy.mode == "PROD"
+
+
+def has_upstream_auth(giga: GigaChatSettings) -> bool:
+    return bool(giga.credentials or giga.access_token or (giga.user and giga.password))

@@ -1,0 +1,80 @@
+"""What every handler may use: settings, the GigaChat client, the model catalog, clock and ids.
+
+Built once by the app (the only place that constructs it); handlers receive it
+as their first argument. No globals: tests build their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+
+from gpt2giga.asgi import Contract, Request
+from gpt2giga.config import Settings
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.client import GigaChatClient, TokenSource
+
+MODELS_TTL_S = 60.0
+
+
+class ModelCatalog:
+    """GigaChat's model list, fetched once a minute at most, one fetch at a time."""
+
+    def __init__(
+        self,
+        client: GigaChatClient,
+        ttl: float = MODELS_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._clock = clock
+        self._models: giga.Models | None = None
+        self._fetched = 0.0
+        self._lock = asyncio.Lock()
+
+    async def list(self, auth: TokenSource | None = None) -> giga.Models:
+        if auth is not None:
+            return await self._client.models(auth)
+        if self._models is not None and self._clock() - self._fetched < self._ttl:
+            return self._models
+        async with self._lock:
+            if self._models is None or self._clock() - self._fetched >= self._ttl:
+                self._models = await self._client.models()
+                self._fetched = self._clock()
+        return self._models
+
+    async def find(self, model_id: str, auth: TokenSource | None = None) -> giga.Model | None:
+        models = await self.list(auth)
+        return next((m for m in models.data if m.id == model_id), None)
+
+
+class Context:
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: GigaChatClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        token_hex: Callable[[int], str] = secrets.token_hex,
+    ) -> None:
+        self.settings = settings
+        self.upstream = upstream
+        self.models = ModelCatalog(upstream)
+        self.clock = clock
+        self._token_hex = token_hex
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def new_id(self, prefix: str, size: int = 12) -> str:
+        return prefix + self._token_hex(size)
+
+    def contract(self, request: Request) -> Contract:
+        return request.contract
+
+    def auth_for(self, request: Request) -> TokenSource | None:
+        """The token source for this request: None means the gateway's own credentials."""
+        return None

@@ -1,0 +1,259 @@
+"""Reading a GigaChat answer once for every dialect: text, reasoning, calls, finish, usage.
+
+Here live the answer-side rules all dialects share: tool-call ids that carry
+GigaChat's state id, the structured-output emulation turned back into JSON
+text, stop sequences applied by the gateway (GigaChat has no `stop`), and
+reserved function names mapped back. `Reply` reads a whole answer;
+`ChunkReader` reads a stream, sans-IO.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.contract import state_id
+from gpt2giga.gigachat.request import Prepared, from_giga_name
+
+_encode = msgspec.json.Encoder().encode
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+EMPTY_USAGE = giga.ChatUsage()
+
+
+def call_id(prefix: str, state: str | None, index: int, fallback: str) -> str:
+    """A tool-call id that gives GigaChat's state id back when the client echoes it.
+
+    Several calls of one answer share a state id, so the index tells them apart.
+    """
+    base = state if state and _UUID.match(state) else fallback
+    return f"{prefix}{base}" if index == 0 else f"{prefix}{base}__{index}"
+
+
+def state_of(client_id: str) -> str | None:
+    """GigaChat's state id inside an id made by `call_id`, if any."""
+    _, _, rest = client_id.partition("_")
+    candidate = rest.split("__", 1)[0]
+    return candidate if _UUID.match(candidate) else None
+
+
+def arguments_text(arguments: object) -> str:
+    """GigaChat returns function arguments as an object; clients want JSON text."""
+    if isinstance(arguments, str):
+        return arguments
+    return _encode(arguments if arguments is not None else {}).decode()
+
+
+class Call(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    arguments: object
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    """A whole GigaChat answer as every dialect needs it."""
+
+    text: str = ""
+    reasoning: str = ""
+    calls: list[Call] = []
+    finish: str = "stop"
+    stop_sequence: str | None = None
+    usage: giga.ChatUsage = msgspec.field(default_factory=giga.ChatUsage)
+    model: str = ""
+
+
+def reply(
+    resp: giga.ChatCompletionResponse, prepared: Prepared, id_prefix: str, fallback_id: str
+) -> Reply:
+    texts: list[str] = []
+    reasoning: list[str] = []
+    raw_calls: list[giga.ChatFunctionCall] = []
+    state = None
+    for message in resp.messages:
+        parts = _parts(message)
+        if message.role == "reasoning":
+            reasoning.extend(p.text for p in parts if p.text)
+            continue
+        texts.extend(p.text for p in parts if p.text)
+        if message.function_call is not None:
+            raw_calls.append(message.function_call)
+        raw_calls.extend(p.function_call for p in parts if p.function_call is not None)
+        state = state or state_id(message)
+    out = Reply(
+        text="".join(texts),
+        reasoning="".join(reasoning),
+        finish=resp.finish_reason or "stop",
+        usage=resp.usage or EMPTY_USAGE,
+        model=resp.model or "",
+    )
+    calls: list[Call] = []
+    for call in raw_calls:
+        if prepared.structured is not None and call.name == prepared.structured:
+            out.text += arguments_text(call.arguments)
+            continue
+        name = from_giga_name(call.name)
+        calls.append(Call(call_id(id_prefix, state, len(calls), fallback_id), name, call.arguments))
+    out.calls = calls
+    if raw_calls and not calls and out.finish == "function_call":
+        out.finish = "stop"
+    if prepared.stops and out.text:
+        out.text, out.stop_sequence = cut_at_stop(out.text, prepared.stops)
+        if out.stop_sequence is not None:
+            out.finish = "stop"
+    return out
+
+
+def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
+    content = message.content
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [giga.ChatContentPart(text=content)]
+    return content
+
+
+def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
+    best = -1
+    matched = None
+    for stop in stops:
+        at = text.find(stop)
+        if at != -1 and (best == -1 or at < best):
+            best, matched = at, stop
+    return (text[:best], matched) if matched is not None else (text, None)
+
+
+class StopScanner:
+    """Streams text through, holding back only what could be the start of a stop sequence."""
+
+    __slots__ = ("_held", "matched", "stops")
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = stops
+        self._held = ""
+        self.matched: str | None = None
+
+    def feed(self, text: str) -> str:
+        if self.matched is not None:
+            return ""
+        buf = self._held + text
+        cut, matched = cut_at_stop(buf, self.stops)
+        if matched is not None:
+            self.matched = matched
+            self._held = ""
+            return cut
+        hold = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(buf)), hold, -1):
+                if buf.endswith(stop[:k]):
+                    hold = k
+                    break
+        self._held = buf[len(buf) - hold :] if hold else ""
+        return buf[: len(buf) - hold]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
+
+
+class TextDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class ReasoningDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Finish(msgspec.Struct, frozen=True, kw_only=True):
+    reason: str
+    usage: giga.ChatUsage
+    stop_sequence: str | None = None
+    model: str = ""
+
+
+Piece = TextDelta | ReasoningDelta | Call | Finish
+
+
+class ChunkReader:
+    """GigaChat stream chunks in, dialect-neutral pieces out; never awaits.
+
+    `done` turns true once the answer is complete (finish seen, or a stop
+    sequence matched: the rest of the upstream stream is not needed).
+    """
+
+    def __init__(self, prepared: Prepared, id_prefix: str, fallback_id: str) -> None:
+        self._structured = prepared.structured
+        self._stops = StopScanner(prepared.stops) if prepared.stops else None
+        self._prefix = id_prefix
+        self._fallback = fallback_id
+        self._calls = 0
+        self._structured_seen = False
+        self._usage: giga.ChatUsage | None = None
+        self.model = ""
+        self.done = False
+
+    def feed(self, chunk: giga.ChatCompletionChunk) -> list[Piece]:
+        if self.done:
+            return []
+        pieces: list[Piece] = []
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for message in chunk.messages or ():
+            if self._message(message, state_id(message) or state_id(chunk), pieces):
+                return pieces
+        if chunk.finish_reason is not None:
+            pieces.extend(self._finish(chunk.finish_reason))
+        return pieces
+
+    def _message(self, message: giga.ChatMessage, state: str | None, out: list[Piece]) -> bool:
+        """Append the message's pieces; True when a stop sequence ended the answer."""
+        calls = [message.function_call] if message.function_call is not None else []
+        for part in _parts(message):
+            if part.text:
+                if message.role == "reasoning":
+                    out.append(ReasoningDelta(part.text))
+                elif self._text(part.text, out):
+                    return True
+            if part.function_call is not None:
+                calls.append(part.function_call)
+        for call in calls:
+            if self._structured is not None and call.name == self._structured:
+                self._structured_seen = True
+                if self._text(arguments_text(call.arguments), out):
+                    return True
+                continue
+            cid = call_id(self._prefix, state, self._calls, self._fallback)
+            out.append(Call(cid, from_giga_name(call.name), call.arguments))
+            self._calls += 1
+        return False
+
+    def _text(self, text: str, out: list[Piece]) -> bool:
+        if self._stops is None:
+            out.append(TextDelta(text))
+            return False
+        emit = self._stops.feed(text)
+        if emit:
+            out.append(TextDelta(emit))
+        if self._stops.matched is None:
+            return False
+        out.append(self._finish_piece("stop", self._stops.matched))
+        return True
+
+    def _finish(self, reason: str) -> list[Piece]:
+        out: list[Piece] = []
+        if self._stops is not None:
+            rest = self._stops.flush()
+            if rest:
+                out.append(TextDelta(rest))
+        if reason == "function_call" and self._calls == 0 and self._structured_seen:
+            reason = "stop"
+        out.append(self._finish_piece(reason, None))
+        return out
+
+    def _finish_piece(self, reason: str, stop: str | None) -> Finish:
+        self.done = True
+        return Finish(
+            reason=reason, usage=self._usage or EMPTY_USAGE, stop_sequence=stop, model=self.model
+        )

@@ -1,0 +1,449 @@
+"""The one GigaChat client: auth, the shared pool, retries, timeouts and upstream errors.
+
+Everything from httpx and every GigaChat error body is turned into the
+gateway's error family here; no upstream URL, header or token leaves this
+module in an error. Callers hand in and get back v2 hub structs; the v1
+contract is converted at this boundary (`contract.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import re
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import msgspec
+
+from gpt2giga import errors, sse
+from gpt2giga.config import GigaChatSettings
+from gpt2giga.gigachat import contract
+from gpt2giga.gigachat import wire as giga
+
+log = logging.getLogger("gpt2giga.gigachat")
+
+Contract = Literal["v1", "v2"]
+T = TypeVar("T")
+
+USER_AGENT = "gpt2giga"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Errors raised before GigaChat answered anything: safe to send again.
+RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
+MAX_BACKOFF = 30.0
+
+_encode = msgspec.json.Encoder().encode
+_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
+_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
+_decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
+_decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
+_decode_models = msgspec.json.Decoder(giga.Models).decode
+_decode_embeddings = msgspec.json.Decoder(giga.Embeddings).decode
+_decode_counts = msgspec.json.Decoder(list[giga.TokensCount]).decode
+_decode_token = msgspec.json.Decoder(giga.AccessToken).decode
+_decode_error = msgspec.json.Decoder(giga.ErrorBody).decode
+_decode_file = msgspec.json.Decoder(giga.UploadedFile).decode
+
+_VERSION_SUFFIX = re.compile(r"/v\d+$")
+
+
+def chat_urls(base_url: str) -> dict[Contract, str]:
+    """v1 chat under the base URL; v2 as the SDK derives it (trailing /vN -> /v2)."""
+    base = base_url.rstrip("/")
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    v2_path = _VERSION_SUFFIX.sub("/v2", path) if _VERSION_SUFFIX.search(path) else path
+    v2 = urlunsplit((parts.scheme, parts.netloc, v2_path + "/chat/completions", "", ""))
+    return {"v1": base + "/chat/completions", "v2": v2}
+
+
+def ssl_context(settings: GigaChatSettings) -> ssl.SSLContext | bool:
+    if not settings.verify_ssl_certs:
+        return False
+    if settings.ca_bundle_file:
+        ctx = ssl.create_default_context(cafile=settings.ca_bundle_file)
+    else:
+        import certifi  # httpx's own trust store
+
+        ctx = ssl.create_default_context(cafile=certifi.where())
+    if settings.cert_file:
+        password = settings.key_file_password.value if settings.key_file_password else None
+        ctx.load_cert_chain(settings.cert_file, settings.key_file, password)
+    return ctx
+
+
+def build_pool(
+    settings: GigaChatSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The process's one connection pool, with limits and timeouts fit for long streams.
+
+    httpx's defaults (5 s timeout, 20 keep-alive connections) would cut long
+    answers and churn connections under load.
+    """
+    timeout = httpx.Timeout(connect=10.0, read=settings.timeout, write=30.0, pool=settings.timeout)
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=30.0,
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        verify=ssl_context(settings) if transport is None else True,
+        transport=transport,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=False,
+    )
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    """One way of getting a GigaChat token; per client in pass-token mode."""
+
+    credentials: str | None = None
+    scope: str | None = None
+    user: str | None = None
+    password: str | None = None
+    access_token: str | None = None
+
+    @classmethod
+    def from_settings(cls, s: GigaChatSettings) -> Credentials:
+        return cls(
+            credentials=s.credentials.value if s.credentials else None,
+            scope=s.scope,
+            user=s.user,
+            password=s.password.value if s.password else None,
+            access_token=s.access_token.value if s.access_token else None,
+        )
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.credentials or (self.user and self.password))
+
+
+class TokenSource:
+    """A cached access token, refreshed before expiry, one refresh in flight at a time."""
+
+    def __init__(
+        self,
+        creds: Credentials,
+        pool: httpx.AsyncClient,
+        auth_url: str,
+        token_url: str,
+        buffer_ms: int = 60_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.creds = creds
+        self._pool = pool
+        self._auth_url = auth_url
+        self._token_url = token_url
+        self._buffer_ms = buffer_ms
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token: str | None = creds.access_token
+        self._expires_ms = 0  # 0: never expires (a static token)
+        self.refreshes = 0
+
+    def _valid(self) -> bool:
+        if self._token is None:
+            return False
+        return self._expires_ms == 0 or self._expires_ms - self._buffer_ms > self._clock() * 1000
+
+    async def token(self) -> str | None:
+        if self._valid() or not self.creds.can_refresh:
+            return self._token
+        async with self._lock:
+            if not self._valid():
+                await self._refresh()
+        return self._token
+
+    def invalidate(self, token: str | None) -> None:
+        """Forget `token` after GigaChat refused it (unless a newer one is in place)."""
+        if token == self._token and self.creds.can_refresh:
+            self._token = None
+
+    async def _refresh(self) -> None:
+        creds = self.creds
+        if creds.credentials:
+            request = self._pool.build_request(
+                "POST",
+                self._auth_url,
+                data={"scope": creds.scope or "GIGACHAT_API_PERS"},
+                headers={
+                    "Authorization": f"Basic {creds.credentials}",
+                    "RqUID": str(uuid.uuid4()),
+                    "Accept": "application/json",
+                },
+            )
+        else:
+            basic = base64.b64encode(f"{creds.user}:{creds.password}".encode()).decode()
+            request = self._pool.build_request(
+                "POST", self._token_url, headers={"Authorization": f"Basic {basic}"}
+            )
+        try:
+            response = await self._pool.send(request)
+        except httpx.TimeoutException:
+            raise errors.UpstreamTimeout("GigaChat authorization timed out") from None
+        except httpx.TransportError as exc:
+            raise errors.UpstreamError(f"GigaChat authorization failed: {_name(exc)}") from None
+        if response.status_code != 200:
+            raise _status_error(response.status_code, response.content, response.headers, "auth")
+        answer = _decode_token(response.content)
+        token = answer.access_token or answer.tok
+        expires = answer.expires_at if answer.expires_at is not None else answer.exp
+        if not token:
+            raise errors.UpstreamError("GigaChat authorization returned no token")
+        self._token = token
+        self._expires_ms = _as_ms(expires or 0)
+        self.refreshes += 1
+        log.debug("GigaChat token refreshed")
+
+
+def _as_ms(value: int) -> int:
+    # GigaChat documents milliseconds; a `/token` answer has been seen in seconds.
+    return value * 1000 if 0 < value < 100_000_000_000 else value
+
+
+def _name(exc: Exception) -> str:
+    return type(exc).__name__
+
+
+def _status_error(
+    status: int, body: bytes, headers: httpx.Headers, what: str = "request"
+) -> errors.GatewayError:
+    message = ""
+    try:
+        message = _decode_error(body).message or ""
+    except msgspec.DecodeError:
+        message = body[:200].decode("utf-8", "replace").strip() if body[:1] != b"<" else ""
+    prefix = "GigaChat authorization" if what == "auth" else "GigaChat"
+    text = f"{prefix} answered {status}" + (f": {message}" if message else "")
+    return errors.from_upstream(status, text, retry_after=_retry_after(headers))
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class UpstreamStream:
+    """An opened GigaChat stream, yielding v2 hub chunks; close it when done."""
+
+    def __init__(self, response: httpx.Response, contract_: Contract) -> None:
+        self._response = response
+        self._v1 = contract_ == "v1"
+
+    async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
+        parser = sse.SSEParser()
+        try:
+            async for raw in self._response.aiter_bytes():
+                for event, data in parser.feed(raw):
+                    if data == sse.DONE:
+                        return
+                    yield self._chunk(event, data)
+            for event, data in parser.finish():
+                if data != sse.DONE:
+                    yield self._chunk(event, data)
+        except httpx.TimeoutException:
+            raise errors.UpstreamTimeout("GigaChat stopped sending mid-stream") from None
+        except httpx.TransportError as exc:
+            raise errors.UpstreamError(f"GigaChat stream broke: {_name(exc)}") from None
+
+    def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
+        try:
+            if self._v1:
+                return contract.chunk_from_v1(_decode_chunk_v1(data))
+            chunk = _decode_chunk_v2(data)
+        except msgspec.DecodeError:
+            raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
+        if event is not None:
+            chunk.event = event
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class GigaChatClient:
+    """Talks to GigaChat for the whole process; built once in the app's lifespan."""
+
+    def __init__(
+        self,
+        settings: GigaChatSettings,
+        pool: httpx.AsyncClient,
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self._sleep = sleep
+        base = settings.base_url.rstrip("/")
+        self._base = base
+        self._chat_urls = chat_urls(base)
+        self.auth = self.token_source(Credentials.from_settings(settings))
+
+    def token_source(self, creds: Credentials) -> TokenSource:
+        s = self.settings
+        return TokenSource(
+            creds, self.pool, s.auth_url, self._base + "/token", s.token_expiry_buffer_ms
+        )
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+    # --- endpoints -----------------------------------------------------------
+
+    def encode_chat(
+        self, req: giga.ChatCompletionRequest, contract_: Contract, stream: bool
+    ) -> bytes:
+        """The exact upstream body for `req` on `contract_`."""
+        profanity = self.settings.profanity_check
+        if contract_ == "v1":
+            body = contract.to_v1(req, profanity)
+            if stream:
+                body.stream = True
+            return _encode(body)
+        if profanity is not None or stream:
+            req = msgspec.structs.replace(
+                req,
+                stream=True if stream else req.stream,
+                disable_filter=(not profanity) if profanity is not None else req.disable_filter,
+            )
+        return _encode(req)
+
+    async def chat(
+        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+    ) -> giga.ChatCompletionResponse:
+        body = self.encode_chat(req, contract_, stream=False)
+        response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
+        try:
+            if contract_ == "v1":
+                return contract.from_v1(_decode_v1(response.content))
+            return _decode_v2(response.content)
+        except msgspec.DecodeError:
+            raise errors.UpstreamError("GigaChat sent a malformed answer") from None
+
+    async def stream(
+        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+    ) -> UpstreamStream:
+        """Open a stream; every failure before its first byte is raised here, retried first."""
+        body = self.encode_chat(req, contract_, stream=True)
+        response = await self._send(
+            "POST", self._chat_urls[contract_], body, auth=auth, stream=True
+        )
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if content_type != "text/event-stream":
+            await response.aclose()
+            raise errors.UpstreamError("GigaChat answered a stream request without a stream")
+        return UpstreamStream(response, contract_)
+
+    async def models(self, auth: TokenSource | None = None) -> giga.Models:
+        response = await self._send("GET", self._base + "/models", None, auth=auth)
+        return self._parse(_decode_models, response)
+
+    async def embeddings(
+        self, model: str, inputs: list[str], auth: TokenSource | None = None
+    ) -> giga.Embeddings:
+        body = _encode(giga.EmbeddingsRequest(model=model, input=inputs))
+        response = await self._send("POST", self._base + "/embeddings", body, auth=auth)
+        return self._parse(_decode_embeddings, response)
+
+    async def tokens_count(
+        self, model: str, inputs: list[str], auth: TokenSource | None = None
+    ) -> list[giga.TokensCount]:
+        body = _encode(giga.TokensCountRequest(model=model, input=inputs))
+        response = await self._send("POST", self._base + "/tokens/count", body, auth=auth)
+        return self._parse(_decode_counts, response)
+
+    @staticmethod
+    def _parse(decode: Callable[[bytes], T], response: httpx.Response) -> T:
+        try:
+            return decode(response.content)
+        except msgspec.DecodeError:
+            raise errors.UpstreamError("GigaChat sent a malformed answer") from None
+
+    # --- transport -----------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        *,
+        auth: TokenSource | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        source = auth or self.auth
+        retries = self.settings.max_retries
+        attempt = 0
+        reauthed = False
+        while True:
+            token = await source.token()
+            request = self._request(method, url, body, token, stream)
+            try:
+                response = await self.pool.send(request, stream=True)
+            except RETRY_EXCEPTIONS as exc:
+                if attempt < retries:
+                    attempt += 1
+                    await self._sleep(self._backoff(attempt, None))
+                    continue
+                raise errors.UpstreamError(f"GigaChat is unreachable: {_name(exc)}") from None
+            except httpx.TimeoutException:
+                raise errors.UpstreamTimeout("GigaChat did not answer in time") from None
+            except httpx.TransportError as exc:
+                raise errors.UpstreamError(f"GigaChat request failed: {_name(exc)}") from None
+            status = response.status_code
+            if status == 200:
+                if not stream:
+                    await self._read(response)
+                return response
+            content = await self._read(response)
+            if status == 401 and not reauthed and source.creds.can_refresh:
+                reauthed = True
+                source.invalidate(token)
+                continue
+            if status in RETRY_STATUSES and attempt < retries:
+                attempt += 1
+                await self._sleep(self._backoff(attempt, _retry_after(response.headers)))
+                continue
+            raise _status_error(status, content, response.headers)
+
+    def _request(
+        self, method: str, url: str, body: bytes | None, token: str | None, stream: bool
+    ) -> httpx.Request:
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if stream:
+            headers["Cache-Control"] = "no-store"
+        return self.pool.build_request(method, url, content=body, headers=headers)
+
+    @staticmethod
+    async def _read(response: httpx.Response) -> bytes:
+        try:
+            return await response.aread()
+        except httpx.TimeoutException:
+            raise errors.UpstreamTimeout("GigaChat did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise errors.UpstreamError(f"GigaChat answer broke off: {_name(exc)}") from None
+        finally:
+            await response.aclose()
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_BACKOFF)
+        base = self.settings.retry_backoff_factor * (2.0 ** (attempt - 1))
+        return min(base + random.uniform(0, base / 2), MAX_BACKOFF)

@@ -1,0 +1,264 @@
+"""The v1 contract expressed through the v2 hub: pure conversions both ways.
+
+Dialects only ever build and read v2 structs; `client.py` calls `to_v1` before
+sending to `/v1/chat/completions` and `from_v1` / `chunk_from_v1` on what comes
+back. Everything v1 cannot express (built-in tools, thread storage, several
+function calls in one message) is resolved here, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from gpt2giga.gigachat import wire as giga
+
+_json_decode = msgspec.json.Decoder().decode
+_json_encode = msgspec.json.Encoder().encode
+
+
+def result_object(output: Any) -> dict[str, Any]:
+    """A tool's output as the JSON object GigaChat wants as a function result.
+
+    Agents send plain text, numbered file listings or JSON; GigaChat reads a
+    function result as a JSON object, so anything else is wrapped as
+    `{"result": ...}` rather than sent as something it would reject.
+    """
+    if isinstance(output, dict):
+        return output
+    if isinstance(output, str):
+        text = output.strip()
+        if text.startswith("{"):
+            try:
+                value = _json_decode(text)
+            except msgspec.DecodeError:
+                pass
+            else:
+                if isinstance(value, dict):
+                    return value
+    return {"result": output}
+
+
+def text_of(message: giga.ChatMessage) -> str:
+    content = message.content
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.text for part in content if part.text is not None)
+
+
+def function_calls(message: giga.ChatMessage) -> list[giga.ChatFunctionCall]:
+    calls = [] if message.function_call is None else [message.function_call]
+    if isinstance(message.content, list):
+        calls.extend(p.function_call for p in message.content if p.function_call is not None)
+    return calls
+
+
+def files_of(message: giga.ChatMessage) -> list[str]:
+    if not isinstance(message.content, list):
+        return []
+    return [f.id for part in message.content for f in (part.files or ())]
+
+
+def state_id(message: giga.ChatMessage | giga.ChatCompletionChunk) -> str | None:
+    return message.tools_state_id or message.tool_state_id
+
+
+# --- requests: v2 hub -> v1 ----------------------------------------------------
+
+
+def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) -> giga.ChatV1:
+    opts = req.model_options or giga.ChatModelOptions()
+    return giga.ChatV1(
+        model=req.model,
+        messages=list(_messages_v1(req.messages)),
+        temperature=opts.temperature,
+        top_p=opts.top_p,
+        max_tokens=opts.max_tokens,
+        repetition_penalty=opts.repetition_penalty,
+        update_interval=opts.update_interval,
+        profanity_check=profanity_check,
+        function_call=_function_call_v1(req.tool_config),
+        functions=_functions_v1(req.tools),
+        flags=req.flags,
+        response_format=_response_format_v1(opts.response_format),
+        reasoning_effort=opts.reasoning.effort if opts.reasoning else None,
+    )
+
+
+def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga.MessageV1]:
+    pending_results: list[giga.ChatMessage] = []
+    i = 0
+    while i < len(messages):
+        msg = messages[i]
+        calls = function_calls(msg) if msg.role == "assistant" else []
+        if len(calls) <= 1:
+            yield from _message_v1(msg, calls)
+            i += 1
+            continue
+        # v1 has one function call per assistant message: interleave each call
+        # with its result, pairing results by function name, then in order.
+        j = i + 1
+        while j < len(messages) and messages[j].role == "tool":
+            j += 1
+        pending_results = messages[i + 1 : j]
+        for n, call in enumerate(calls):
+            text = text_of(msg) if n == 0 else ""
+            yield giga.MessageV1(role="assistant", content=text, function_call=_call_v1(call))
+            result = _take_result(pending_results, call.name)
+            if result is not None:
+                yield from _message_v1(result, [])
+        for leftover in pending_results:
+            yield from _message_v1(leftover, [])
+        i = j
+
+
+def _take_result(results: list[giga.ChatMessage], name: str) -> giga.ChatMessage | None:
+    for k, msg in enumerate(results):
+        if any(r.name == name for r in _function_results(msg)):
+            return results.pop(k)
+    return results.pop(0) if results else None
+
+
+def _function_results(msg: giga.ChatMessage) -> list[giga.ChatFunctionResult]:
+    if not isinstance(msg.content, list):
+        return []
+    return [p.function_result for p in msg.content if p.function_result is not None]
+
+
+def _message_v1(
+    msg: giga.ChatMessage, calls: list[giga.ChatFunctionCall]
+) -> Iterator[giga.MessageV1]:
+    if msg.role == "tool":
+        for res in _function_results(msg):
+            content = _json_encode(result_object(res.result)).decode()
+            yield giga.MessageV1(role="function", name=res.name, content=content)
+        return
+    yield giga.MessageV1(
+        role=msg.role,
+        content=text_of(msg),
+        function_call=_call_v1(calls[0]) if calls else None,
+        attachments=files_of(msg) or None,
+    )
+
+
+def _call_v1(call: giga.ChatFunctionCall) -> giga.FunctionCallV1:
+    args = call.arguments
+    return giga.FunctionCallV1(name=call.name, arguments=args if isinstance(args, dict) else {})
+
+
+def _function_call_v1(config: giga.ChatToolConfig | None) -> str | giga.ChatFunctionCallV1 | None:
+    if config is None or config.mode is None:
+        return None
+    if config.mode == "forced":
+        return giga.ChatFunctionCallV1(name=config.function_name) if config.function_name else None
+    return config.mode
+
+
+def _functions_v1(tools: list[giga.ChatTool] | None) -> list[giga.FunctionV1] | None:
+    specs = [s for t in tools or () if t.functions for s in t.functions.specifications or ()]
+    if not specs:
+        return None
+    return [
+        giga.FunctionV1(
+            name=s.name,
+            description=s.description,
+            parameters=s.parameters,
+            few_shot_examples=[
+                giga.FewShotExampleV1(request=e.request, params=e.params)
+                for e in s.few_shot_examples
+            ]
+            if s.few_shot_examples
+            else None,
+            return_parameters=s.return_parameters,
+        )
+        for s in specs
+    ]
+
+
+def _response_format_v1(fmt: giga.ChatResponseFormat | None) -> giga.ResponseFormatV1 | None:
+    if fmt is None or fmt.type != "json_schema" or not isinstance(fmt.schema, dict):
+        return None
+    return giga.ResponseFormatV1(type="json_schema", schema=fmt.schema, strict=fmt.strict)
+
+
+# --- answers: v1 -> v2 hub -----------------------------------------------------
+
+
+def usage_from_v1(usage: giga.UsageV1 | None) -> giga.ChatUsage | None:
+    if usage is None:
+        return None
+    details = None
+    if usage.precached_prompt_tokens is not None:
+        details = giga.ChatUsageInputTokensDetails(cached_tokens=usage.precached_prompt_tokens)
+    return giga.ChatUsage(
+        input_tokens=usage.prompt_tokens,
+        input_tokens_details=details,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def _messages_from_v1(
+    content: str | None,
+    reasoning: str | None,
+    call: giga.FunctionCallV1 | None,
+    state: str | None,
+    role: str | None = "assistant",
+) -> list[giga.ChatMessage]:
+    messages = []
+    if reasoning:
+        messages.append(
+            giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=reasoning)])
+        )
+    parts = []
+    if content:
+        parts.append(giga.ChatContentPart(text=content))
+    if call is not None:
+        fc = giga.ChatFunctionCall(name=call.name, arguments=call.arguments or {})
+        parts.append(giga.ChatContentPart(function_call=fc))
+    if parts or role:
+        messages.append(giga.ChatMessage(role="assistant", content=parts, tools_state_id=state))
+    return messages
+
+
+def from_v1(resp: giga.ChatCompletionV1) -> giga.ChatCompletionResponse:
+    choice = resp.choices[0] if resp.choices else None
+    messages: list[giga.ChatMessage] = []
+    if choice is not None:
+        m = choice.message
+        messages = _messages_from_v1(
+            m.content or "", m.reasoning_content, m.function_call, m.functions_state_id
+        )
+    return giga.ChatCompletionResponse(
+        model=resp.model,
+        created_at=resp.created,
+        messages=messages,
+        message_id=resp.message_id,
+        thread_id=resp.thread_id,
+        finish_reason=choice.finish_reason if choice else None,
+        usage=usage_from_v1(resp.usage),
+    )
+
+
+def chunk_from_v1(chunk: giga.ChatCompletionChunkV1) -> giga.ChatCompletionChunk:
+    choice = chunk.choices[0] if chunk.choices else None
+    messages = None
+    finish = None
+    if choice is not None:
+        d = choice.delta
+        finish = choice.finish_reason
+        messages = _messages_from_v1(
+            d.content, d.reasoning_content, d.function_call, d.functions_state_id, role=None
+        )
+    return giga.ChatCompletionChunk(
+        event="response.message.done" if finish else "response.message.delta",
+        model=chunk.model,
+        created_at=chunk.created,
+        messages=messages or None,
+        finish_reason=finish,
+        usage=usage_from_v1(chunk.usage),
+    )

@@ -1,0 +1,233 @@
+"""What every dialect needs to build a GigaChat request: options, effort, tools, structured output.
+
+Pure functions over GigaChat's v2 structs; each dialect's `translate.to_giga`
+uses them so that a rule (temperature 0, reserved function names, the
+structured-output emulation) is written once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from gpt2giga import errors
+from gpt2giga.config import Settings
+from gpt2giga.gigachat import schema as json_schema
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.contract import result_object
+
+Contract = Literal["v1", "v2"]
+Effort = Literal["low", "medium", "high"]
+
+# GigaChat's own built-in tools: a client function of the same name would
+# collide with them upstream, so it travels under another name.
+BUILTIN_NAMES = frozenset(
+    {
+        "web_search",
+        "code_interpreter",
+        "image_generate",
+        "url_content_extraction",
+        "model_3d_generate",
+    }
+)
+RENAMED_PREFIX = "user_"
+
+# Client effort words -> the levels GigaChat knows (v1 accepts only these).
+EFFORT: dict[str, Effort | None] = {
+    "none": None,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
+
+
+class Options(msgspec.Struct, frozen=True, kw_only=True):
+    """The per-request translation settings, resolved once from Settings and the route."""
+
+    contract: Contract
+    model: str
+    default_max_tokens: int | None = None
+    structured_mode: Literal["function_call", "native"] = "function_call"
+    enable_reasoning: bool = False
+    disable_reasoning: bool = False
+
+    @classmethod
+    def build(cls, settings: Settings, contract: Contract, requested_model: str | None) -> Options:
+        p = settings.proxy
+        return cls(
+            contract=contract,
+            model=settings.resolve_model(requested_model),
+            default_max_tokens=p.default_max_tokens,
+            structured_mode=p.structured_output_mode,
+            enable_reasoning=p.enable_reasoning,
+            disable_reasoning=p.disable_reasoning,
+        )
+
+
+class Prepared(msgspec.Struct, kw_only=True):
+    """A translated request plus what the answer's translation must know about it."""
+
+    request: giga.ChatCompletionRequest
+    structured: str | None = None
+    stops: list[str] = []
+    ignored: list[str] = []
+
+
+def to_giga_name(name: str) -> str:
+    return RENAMED_PREFIX + name if name in BUILTIN_NAMES else name
+
+
+def from_giga_name(name: str) -> str:
+    base = name.removeprefix(RENAMED_PREFIX)
+    return base if base != name and base in BUILTIN_NAMES else name
+
+
+def effort(value: str | None, opts: Options) -> giga.ChatReasoning | None:
+    """GigaChat reasoning for a client's effort word; unknown words never fail a request."""
+    if opts.disable_reasoning:
+        return None
+    level = EFFORT.get(value.lower(), "medium") if value is not None else None
+    if value is None and opts.enable_reasoning:
+        level = "high"
+    return giga.ChatReasoning(effort=level) if level else None
+
+
+def effort_for_budget(budget: int | None) -> str | None:
+    """A thinking budget in tokens as an effort word (Anthropic, Gemini)."""
+    if budget is None:
+        return None
+    if budget == 0:
+        return "none"
+    if budget < 0:  # Gemini: -1 means "dynamic"
+        return "medium"
+    return "low" if budget < 2048 else "medium" if budget < 16384 else "high"
+
+
+def model_options(
+    opts: Options,
+    *,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    reasoning: giga.ChatReasoning | None = None,
+    response_format: giga.ChatResponseFormat | None = None,
+) -> giga.ChatModelOptions | None:
+    if temperature is not None and temperature <= 0:
+        # GigaChat wants temperature > 0; greedy decoding is asked with top_p 0.
+        temperature, top_p = None, 0.0
+    max_tokens = max_tokens if max_tokens is not None else opts.default_max_tokens
+    values = (temperature, top_p, max_tokens, reasoning, response_format)
+    if all(v is None for v in values):
+        return None
+    return giga.ChatModelOptions(
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        reasoning=reasoning,
+        response_format=response_format,
+    )
+
+
+def function_spec(
+    name: str, description: str | None, parameters: json_schema.Schema | bytes | None, opts: Options
+) -> giga.ChatFunctionSpecification:
+    return giga.ChatFunctionSpecification(
+        name=to_giga_name(name),
+        description=description,
+        parameters=json_schema.normalize(parameters, opts.contract),
+    )
+
+
+def tools(
+    specs: list[giga.ChatFunctionSpecification], builtins: list[giga.ChatTool] | None = None
+) -> list[giga.ChatTool] | None:
+    entries = (
+        [giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=specs))] if specs else []
+    )
+    entries += builtins or []
+    return entries or None
+
+
+def tool_config(
+    mode: Literal["auto", "none", "forced"] | None, function_name: str | None = None
+) -> giga.ChatToolConfig | None:
+    if mode is None:
+        return None
+    if mode == "forced":
+        return giga.ChatToolConfig(mode="forced", function_name=to_giga_name(function_name or ""))
+    return giga.ChatToolConfig(mode=mode)
+
+
+def require_one(names: list[str], what: str) -> str:
+    """The function a 'call some tool' choice forces; GigaChat cannot force one of several."""
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise errors.BadRequest(f"{what} asks for a tool call, but no function tools were given")
+    raise errors.Unsupported(
+        f"{what} with {len(names)} tools: GigaChat can force one named function, "
+        "not 'one of several'; name the function to call or use auto"
+    )
+
+
+def structured(
+    opts: Options,
+    name: str,
+    schema: json_schema.Schema | bytes | None,
+    strict: bool | None,
+    specs: list[giga.ChatFunctionSpecification],
+    description: str | None = None,
+) -> tuple[giga.ChatResponseFormat | None, giga.ChatToolConfig | None, str | None]:
+    """Ask for JSON matching `schema`: natively, or by forcing a function that carries it.
+
+    Returns (response_format, tool_config, structured function name). With the
+    emulation the function is appended to `specs`; it is forced unless the
+    client offers tools of its own, which the model must stay free to call.
+    """
+    parameters = json_schema.normalize(schema, opts.contract)
+    if opts.structured_mode == "native":
+        return (
+            giga.ChatResponseFormat(type="json_schema", schema=parameters, strict=strict),
+            None,
+            None,
+        )
+    specs.append(
+        giga.ChatFunctionSpecification(
+            name=name,
+            description=description or "Give the final answer as data matching this schema.",
+            parameters=parameters,
+        )
+    )
+    config = None if len(specs) > 1 else giga.ChatToolConfig(mode="forced", function_name=name)
+    return None, config, name
+
+
+def merge_system(texts: list[str]) -> list[giga.ChatMessage]:
+    """GigaChat takes one system message, first: every system text joins it, in order."""
+    text = "\n\n".join(t for t in texts if t)
+    return [text_message("system", text)] if text else []
+
+
+def text_message(role: str, text: str, files: list[str] | None = None) -> giga.ChatMessage:
+    parts = [giga.ChatContentPart(text=text)]
+    if files:
+        parts.append(giga.ChatContentPart(files=[giga.ChatContentFile(id=f) for f in files]))
+    return giga.ChatMessage(role=role, content=parts)
+
+
+def call_part(name: str, arguments: object) -> giga.ChatContentPart:
+    return giga.ChatContentPart(
+        function_call=giga.ChatFunctionCall(name=to_giga_name(name), arguments=arguments)
+    )
+
+
+def result_part(name: str, output: object) -> giga.ChatContentPart:
+    return giga.ChatContentPart(
+        function_result=giga.ChatFunctionResult(
+            name=to_giga_name(name), result=result_object(output)
+        )
+    )

@@ -1,0 +1,389 @@
+"""GigaChat's wire structs, both chat contracts, as the gigachat SDK models them.
+
+v2 (`/v2/chat/completions`, content parts, named SSE events) is the hub every
+dialect translates to and from; v1 (`/v1/chat/completions`, flat messages,
+`data:` lines ending `[DONE]`) carries the `V1` suffix and is reached only
+through `gigachat/contract.py`. Field names are the wire names. This module
+imports nothing but msgspec and typing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import UNSET, Struct, UnsetType
+
+JSONObject = dict[str, Any]
+
+
+class _Wire(Struct, omit_defaults=True, kw_only=True):
+    """Unset fields stay off the wire, as the SDK's `exclude_none` does.
+
+    A field the SDK requires has no default here, so it is always encoded and
+    must be present when decoded.
+    """
+
+
+# --- v2: the primary contract -------------------------------------------------
+
+
+class ChatContentFile(_Wire, kw_only=True):
+    id: str
+    target: str | None = None
+    mime: str | None = None
+
+
+class ChatFunctionCall(_Wire, kw_only=True):
+    name: str
+    # GigaChat sends and expects a JSON object here, never JSON text.
+    arguments: Any
+
+
+class ChatFunctionResult(_Wire, kw_only=True):
+    name: str
+    result: Any
+
+
+class ChatToolExecution(_Wire, kw_only=True):
+    name: str | None = None
+    status: str | None = None
+    seconds_left: int | None = None
+    censored: bool | None = None
+
+
+class ChatSource(_Wire, kw_only=True):
+    url: str | None = None
+    title: str | None = None
+
+
+class ChatInlineData(_Wire, kw_only=True):
+    images: list[JSONObject] | None = None
+    sources: dict[str, ChatSource] | None = None
+    widgets: list[JSONObject] | None = None
+
+
+class ChatContentPart(_Wire, kw_only=True):
+    text: str | None = None
+    files: list[ChatContentFile] | None = None
+    function_call: ChatFunctionCall | None = None
+    function_result: ChatFunctionResult | None = None
+    tool_execution: ChatToolExecution | None = None
+    inline_data: ChatInlineData | None = None
+
+
+class ChatMessage(_Wire, kw_only=True):
+    role: str
+    content: list[ChatContentPart] | str | None = None
+    message_id: str | None = None
+    tools_state_id: str | None = None
+    # Answers spell the state id `tool_state_id`; requests `tools_state_id`.
+    tool_state_id: str | None = None
+    function_call: ChatFunctionCall | None = None
+    tool_execution: ChatToolExecution | None = None
+    inline_data: ChatInlineData | None = None
+    finish_reason: str | None = None
+
+
+class ChatReasoning(_Wire, kw_only=True):
+    effort: str | None = None
+
+
+class ChatResponseFormat(_Wire, kw_only=True):
+    type: str = "text"
+    schema: Any = None
+    strict: bool | None = None
+    regex: str | None = None
+
+
+class ChatModelOptions(_Wire, kw_only=True):
+    preset: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    repetition_penalty: float | None = None
+    update_interval: float | None = None
+    reasoning: ChatReasoning | None = None
+    response_format: ChatResponseFormat | None = None
+
+
+class ChatFunctionExample(_Wire, kw_only=True):
+    request: str
+    params: JSONObject
+
+
+class ChatFunctionSpecification(_Wire, kw_only=True):
+    name: str
+    description: str | None = None
+    parameters: JSONObject
+    few_shot_examples: list[ChatFunctionExample] | None = None
+    return_parameters: JSONObject | None = None
+
+
+class ChatFunctionsTool(_Wire, kw_only=True):
+    specifications: list[ChatFunctionSpecification] | None = None
+
+
+class ChatWebSearchTool(_Wire, kw_only=True):
+    type: str | None = None
+    indexes: list[str] | None = None
+    flags: list[str] | None = None
+
+
+class ChatTool(_Wire, kw_only=True):
+    """One entry of `tools`: exactly one of the fields is set."""
+
+    code_interpreter: JSONObject | None = None
+    image_generate: JSONObject | None = None
+    web_search: ChatWebSearchTool | None = None
+    url_content_extraction: JSONObject | None = None
+    model_3d_generate: JSONObject | None = None
+    functions: ChatFunctionsTool | None = None
+
+
+class ChatToolConfig(_Wire, kw_only=True):
+    mode: str | None = None
+    tool_name: str | None = None
+    function_name: str | None = None
+
+
+class ChatStorage(_Wire, kw_only=True):
+    limit: int | None = None
+    thread_id: str | None = None
+    metadata: JSONObject | None = None
+
+
+class ChatCompletionRequest(_Wire, kw_only=True):
+    model: str | None = None
+    messages: list[ChatMessage]
+    tools_state_id: str | None = None
+    model_options: ChatModelOptions | None = None
+    storage: ChatStorage | None = None
+    tool_config: ChatToolConfig | None = None
+    tools: list[ChatTool] | None = None
+    stream: bool | None = None
+    disable_filter: bool | None = None
+    flags: list[str] | None = None
+
+
+class ChatUsageInputTokensDetails(_Wire, kw_only=True):
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+class ChatUsage(_Wire, kw_only=True):
+    input_tokens: int = 0
+    input_tokens_details: ChatUsageInputTokensDetails | None = None
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    @property
+    def cached_tokens(self) -> int:
+        details = self.input_tokens_details
+        return (details.cached_tokens or 0) if details else 0
+
+
+class ChatCompletionResponse(_Wire, kw_only=True):
+    model: str | None = None
+    created_at: int | None = None
+    messages: list[ChatMessage]
+    message_id: str | None = None
+    thread_id: str | None = None
+    finish_reason: str | None = None
+    usage: ChatUsage | None = None
+    tool_execution: ChatToolExecution | None = None
+
+
+class ChatCompletionChunk(_Wire, kw_only=True):
+    """One named SSE event of a v2 stream; `event` is the SSE event name."""
+
+    event: str | None = None
+    model: str | None = None
+    created_at: int | None = None
+    messages: list[ChatMessage] | None = None
+    message_id: str | None = None
+    thread_id: str | None = None
+    tools_state_id: str | None = None
+    tool_state_id: str | None = None
+    finish_reason: str | None = None
+    usage: ChatUsage | None = None
+    tool_execution: ChatToolExecution | None = None
+
+
+# --- v1: the legacy contract --------------------------------------------------
+
+
+class FunctionCallV1(_Wire, kw_only=True):
+    name: str
+    arguments: JSONObject | None = None
+
+
+class MessageV1(_Wire, kw_only=True):
+    role: str
+    # The SDK defaults content to "" and always sends it; UNSET keeps "" on the wire.
+    content: str | UnsetType = UNSET
+    function_call: FunctionCallV1 | None = None
+    name: str | None = None
+    attachments: list[str] | None = None
+    functions_state_id: str | None = None
+    reasoning_content: str | None = None
+
+
+class FewShotExampleV1(_Wire, kw_only=True):
+    request: str
+    params: JSONObject
+
+
+class FunctionV1(_Wire, kw_only=True):
+    name: str
+    description: str | None = None
+    parameters: JSONObject | None = None
+    few_shot_examples: list[FewShotExampleV1] | None = None
+    return_parameters: JSONObject | None = None
+
+
+class ChatFunctionCallV1(_Wire, kw_only=True):
+    """A forced call: `function_call: {"name": ...}`."""
+
+    name: str
+    partial_arguments: JSONObject | None = None
+
+
+class ResponseFormatV1(_Wire, kw_only=True):
+    type: str
+    schema: JSONObject | None = None
+    strict: bool | None = None
+
+
+class ChatV1(_Wire, kw_only=True):
+    model: str | None = None
+    messages: list[MessageV1]
+    temperature: float | None = None
+    top_p: float | None = None
+    stream: bool | None = None
+    max_tokens: int | None = None
+    repetition_penalty: float | None = None
+    update_interval: float | None = None
+    profanity_check: bool | None = None
+    function_call: str | ChatFunctionCallV1 | None = None
+    functions: list[FunctionV1] | None = None
+    flags: list[str] | None = None
+    response_format: ResponseFormatV1 | None = None
+    reasoning_effort: str | None = None
+
+
+class UsageV1(_Wire, kw_only=True):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    precached_prompt_tokens: int | None = None
+
+
+class ChoiceV1(_Wire, kw_only=True):
+    message: MessageV1
+    index: int
+    finish_reason: str | None = None
+
+
+class ChatCompletionV1(_Wire, kw_only=True):
+    choices: list[ChoiceV1]
+    created: int
+    model: str
+    usage: UsageV1
+    object: str
+    thread_id: str | None = None
+    message_id: str | None = None
+
+
+class MessageChunkV1(_Wire, kw_only=True):
+    role: str | None = None
+    content: str | None = None
+    reasoning_content: str | None = None
+    function_call: FunctionCallV1 | None = None
+    functions_state_id: str | None = None
+
+
+class ChoiceChunkV1(_Wire, kw_only=True):
+    delta: MessageChunkV1
+    index: int
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunkV1(_Wire, kw_only=True):
+    choices: list[ChoiceChunkV1]
+    created: int
+    model: str
+    # GigaChat labels stream chunks "chat.completion", not "...chunk".
+    object: str
+    usage: UsageV1 | None = None
+
+
+# --- endpoints shared by both contracts ----------------------------------------
+
+
+class Model(_Wire, kw_only=True):
+    id: str
+    object: str
+    owned_by: str
+    type: str | None = None
+
+
+class Models(_Wire, kw_only=True):
+    data: list[Model]
+    object: str
+
+
+class EmbeddingsRequest(_Wire, kw_only=True):
+    model: str
+    input: list[str]
+
+
+class EmbeddingUsage(_Wire, kw_only=True):
+    prompt_tokens: int
+
+
+class Embedding(_Wire, kw_only=True):
+    embedding: list[float]
+    index: int
+    usage: EmbeddingUsage
+    object: str
+
+
+class Embeddings(_Wire, kw_only=True):
+    data: list[Embedding]
+    model: str | None = None
+    object: str
+
+
+class TokensCountRequest(_Wire, kw_only=True):
+    model: str
+    input: list[str]
+
+
+class TokensCount(_Wire, kw_only=True):
+    tokens: int
+    characters: int
+    object: str
+
+
+class UploadedFile(_Wire, kw_only=True):
+    id: str
+    object: str
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    access_policy: str | None = None
+
+
+class AccessToken(_Wire, kw_only=True):
+    """OAuth answers `access_token`/`expires_at`; `/token` answers `tok`/`exp`."""
+
+    access_token: str | None = None
+    expires_at: int | None = None
+    tok: str | None = None
+    exp: int | None = None
+
+
+class ErrorBody(_Wire, kw_only=True):
+    status: int | None = None
+    message: str | None = None

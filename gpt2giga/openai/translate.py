@@ -1,0 +1,276 @@
+"""OpenAI Chat Completions <-> GigaChat, both directions, as pure functions.
+
+`to_giga` builds the v2 hub request (the client module turns it into v1 when
+the route asks for v1); `from_giga` builds the `chat.completion` object;
+`error_body` renders the gateway's errors in OpenAI's shape. No I/O, no clock:
+ids and timestamps come in as arguments.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from gpt2giga import errors
+from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import request as build
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.openai import wire as oai
+
+_decode_any = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+# GigaChat finish_reason -> OpenAI finish_reason.
+FINISH_REASON = {
+    "stop": "stop",
+    "length": "length",
+    "function_call": "tool_calls",
+    "blacklist": "content_filter",
+    "error": "stop",
+}
+
+# Request fields GigaChat cannot apply: accepted, reported, never sent.
+IGNORED = (
+    "n", "logprobs", "top_logprobs", "logit_bias", "seed", "user", "metadata", "service_tier",
+    "parallel_tool_calls", "frequency_penalty", "presence_penalty", "store", "modalities",
+    "prediction", "audio", "web_search_options", "verbosity", "prompt_cache_key",
+    "safety_identifier", "stream_options",
+)  # fmt: skip
+
+
+def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepared:
+    specs = _function_specs(req, opts)
+    fmt, config, structured_name = _response_format(req, opts, specs)
+    if config is None:
+        config = _tool_config(req, specs)
+    effort = req.reasoning_effort or (req.reasoning.effort if req.reasoning else None)
+    if req.reasoning is not None and req.reasoning.enabled is False:
+        effort = "none"
+    max_tokens = (
+        req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
+    )
+    request = giga.ChatCompletionRequest(
+        model=opts.model,
+        messages=messages(req.messages),
+        model_options=build.model_options(
+            opts,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_tokens=max_tokens,
+            reasoning=build.effort(effort, opts),
+            response_format=fmt,
+        ),
+        tools=build.tools(specs),
+        tool_config=config,
+    )
+    stops = [req.stop] if isinstance(req.stop, str) else list(req.stop or ())
+    return build.Prepared(
+        request=request,
+        structured=structured_name,
+        stops=[s for s in stops if s],
+        ignored=ignored_fields(req),
+    )
+
+
+def ignored_fields(req: oai.ChatCompletionRequest) -> list[str]:
+    return [name for name in IGNORED if getattr(req, name) is not None]
+
+
+def _function_specs(
+    req: oai.ChatCompletionRequest, opts: build.Options
+) -> list[giga.ChatFunctionSpecification]:
+    functions = [t.function for t in req.tools or () if t.type == "function" and t.function]
+    functions += req.functions or []
+    return [build.function_spec(f.name, f.description, _raw(f.parameters), opts) for f in functions]
+
+
+def _raw(value: msgspec.Raw) -> bytes | None:
+    raw = bytes(value)
+    return raw if raw and raw != b"null" else None
+
+
+def _tool_config(
+    req: oai.ChatCompletionRequest, specs: list[giga.ChatFunctionSpecification]
+) -> giga.ChatToolConfig | None:
+    choice = req.tool_choice if req.tool_choice is not None else req.function_call
+    if choice is None or not specs:
+        return None
+    if isinstance(choice, oai.NamedToolChoice):
+        name = choice.function.name if choice.function else None
+        if name is None:
+            raise errors.Unsupported(f"tool_choice of type {choice.type!r} is not supported")
+        return build.tool_config("forced", name)
+    if isinstance(choice, oai.NamedFunction):
+        return build.tool_config("forced", choice.name)
+    if choice == "required":
+        name = build.require_one([s.name for s in specs], "tool_choice 'required'")
+        return giga.ChatToolConfig(mode="forced", function_name=name)
+    if choice == "auto":
+        return build.tool_config("auto")
+    if choice == "none":
+        return build.tool_config("none")
+    raise errors.BadRequest(f"Invalid tool_choice {choice!r}", param="tool_choice")
+
+
+def _response_format(
+    req: oai.ChatCompletionRequest, opts: build.Options, specs: list[giga.ChatFunctionSpecification]
+) -> tuple[giga.ChatResponseFormat | None, giga.ChatToolConfig | None, str | None]:
+    fmt = req.response_format
+    if fmt is None or isinstance(fmt, oai.TextFormat):
+        return None, None, None
+    if isinstance(fmt, oai.JSONObjectFormat):
+        raise errors.Unsupported(
+            "response_format json_object is not supported: GigaChat has no schema-less JSON mode; "
+            "use json_schema with a schema",
+            param="response_format",
+        )
+    js = fmt.json_schema
+    schema = _raw(js.schema)
+    if schema is None:
+        raise errors.BadRequest(
+            "response_format.json_schema.schema is required", param="response_format"
+        )
+    return build.structured(opts, js.name, schema, js.strict, specs, js.description)
+
+
+def messages(items: list[oai.Message]) -> list[giga.ChatMessage]:
+    system: list[str] = []
+    out: list[giga.ChatMessage] = []
+    names: dict[str, str] = {}
+    for i, msg in enumerate(items):
+        if isinstance(msg, (oai.SystemMessage, oai.DeveloperMessage)):
+            system.append(_text(msg.content, i))
+        elif isinstance(msg, oai.UserMessage):
+            out.append(build.text_message("user", _text(msg.content, i)))
+        elif isinstance(msg, oai.AssistantMessage):
+            out.append(_assistant(msg, names))
+        elif isinstance(msg, oai.ToolMessage):
+            name = names.get(msg.tool_call_id, "function")
+            part = build.result_part(name, _text(msg.content, i))
+            out.append(
+                giga.ChatMessage(
+                    role="tool", content=[part], tools_state_id=answer.state_of(msg.tool_call_id)
+                )
+            )
+        else:
+            out.append(
+                giga.ChatMessage(
+                    role="tool", content=[build.result_part(msg.name, msg.content or "")]
+                )
+            )
+    return build.merge_system(system) + out
+
+
+def _assistant(msg: oai.AssistantMessage, names: dict[str, str]) -> giga.ChatMessage:
+    text = _text(msg.content, -1) if msg.content is not None else ""
+    parts = [giga.ChatContentPart(text=text)] if text else []
+    state = None
+    calls = [(c.id, c.function) for c in msg.tool_calls or ()]
+    if msg.function_call is not None:
+        calls.append(("", msg.function_call))
+    for call_id, fn in calls:
+        names[call_id] = fn.name
+        parts.append(build.call_part(fn.name, _arguments(fn.arguments)))
+        state = state or answer.state_of(call_id)
+    if not parts:
+        parts.append(giga.ChatContentPart(text=""))
+    return giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)
+
+
+def _arguments(arguments: str | dict[str, object]) -> object:
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        value = _decode_any(arguments) if arguments.strip() else {}
+    except msgspec.DecodeError:
+        raise errors.BadRequest("tool_calls[].function.arguments is not valid JSON") from None
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _text(
+    content: str | list[oai.TextPart] | list[oai.UserPart] | list[oai.AssistantPart] | None, i: int
+) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if isinstance(part, oai.TextPart):
+            texts.append(part.text)
+        elif isinstance(part, oai.RefusalPart):
+            texts.append(part.refusal)
+        else:
+            kind = type(part).__name__.removesuffix("Part").lower()
+            raise errors.Unsupported(
+                f"messages[{i}]: {kind} content is not supported by this gateway yet",
+                param=f"messages[{i}].content",
+            )
+    return "\n".join(texts)
+
+
+# --- answers ------------------------------------------------------------------------
+
+
+def usage(u: giga.ChatUsage, reasoning_tokens: int = 0) -> oai.Usage:
+    return oai.Usage(
+        prompt_tokens=u.input_tokens,
+        completion_tokens=u.output_tokens,
+        total_tokens=u.total_tokens or u.input_tokens + u.output_tokens,
+        prompt_tokens_details=oai.PromptTokensDetails(cached_tokens=u.cached_tokens),
+        completion_tokens_details=oai.CompletionTokensDetails(reasoning_tokens=reasoning_tokens),
+    )
+
+
+def tool_calls(calls: list[answer.Call]) -> list[oai.ToolCallOut] | UnsetType:
+    if not calls:
+        return UNSET
+    return [
+        oai.ToolCallOut(
+            id=c.id,
+            function=oai.FunctionCallOut(name=c.name, arguments=answer.arguments_text(c.arguments)),
+        )
+        for c in calls
+    ]
+
+
+def from_giga(reply: answer.Reply, completion_id: str, created: int) -> oai.ChatCompletion:
+    message = oai.AssistantMessageOut(
+        content=reply.text if reply.text or not reply.calls else None,
+        tool_calls=tool_calls(reply.calls),
+        reasoning_content=reply.reasoning or UNSET,
+    )
+    finish = FINISH_REASON.get(reply.finish, "stop")
+    return oai.ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=reply.model,
+        choices=[oai.Choice(index=0, message=message, finish_reason=finish)],
+        usage=usage(reply.usage),
+    )
+
+
+# --- errors -----------------------------------------------------------------------------
+
+ERROR_TYPE = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "not_found"),
+    405: ("invalid_request_error", "method_not_allowed"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+    503: ("server_error", "overloaded"),
+    504: ("timeout", "upstream_timeout"),
+}
+
+
+def error_detail(err: errors.GatewayError) -> oai.ErrorDetail:
+    kind, code = ERROR_TYPE.get(err.status, ("server_error", None))
+    if err.kind == "unsupported":
+        code = "unsupported"
+    return oai.ErrorDetail(message=err.message, type=kind, param=err.param, code=code)
+
+
+def error_body(err: errors.GatewayError) -> bytes:
+    return _encode(oai.ErrorBody(error=error_detail(err)))

@@ -1,0 +1,113 @@
+"""Server-sent events: a sans-IO parser for upstream bytes, the outbound framer, the relay.
+
+The parser never awaits and never decodes JSON; it only splits the byte stream
+into (event, data) pairs as the SSE spec's dispatch rules say. `relay` is the
+one loop that drives a dialect's stream translator over an upstream stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, TypeVar
+
+from gpt2giga.errors import GatewayError
+
+C = TypeVar("C")
+C_in = TypeVar("C_in", contravariant=True)
+C_out = TypeVar("C_out", covariant=True)
+E = TypeVar("E")
+
+DONE = b"[DONE]"
+
+
+class SSEParser:
+    """Feed raw bytes, get complete events as `(event name or None, data)`."""
+
+    __slots__ = ("_buffer", "_data", "_event")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        events: list[tuple[str | None, bytes]] = []
+        buffer = self._buffer + chunk
+        *lines, self._buffer = buffer.split(b"\n")
+        for line in lines:
+            self._line(line.removesuffix(b"\r"), events)
+        return events
+
+    def finish(self) -> list[tuple[str | None, bytes]]:
+        """Flush an event the upstream did not end with a blank line."""
+        events: list[tuple[str | None, bytes]] = []
+        if self._buffer:
+            self._line(self._buffer.removesuffix(b"\r"), events)
+            self._buffer = b""
+        self._line(b"", events)
+        return events
+
+    def _line(self, line: bytes, events: list[tuple[str | None, bytes]]) -> None:
+        if not line:
+            if self._data:
+                events.append((self._event, b"\n".join(self._data)))
+            self._event = None
+            self._data = []
+            return
+        if line[0] == 0x3A:  # ":" starts a comment (keep-alive)
+            return
+        name, sep, value = line.partition(b":")
+        if not sep:
+            name, value = line, b""
+        elif value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value)
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+
+
+def frame(data: bytes, event: str | None = None) -> bytes:
+    """One outbound SSE frame; `data` is a single line (compact JSON)."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+DONE_FRAME = frame(DONE)
+
+
+class StreamTranslator(Protocol[C_in, E]):
+    """A dialect's sans-IO stream translator: upstream chunks in, client events out."""
+
+    done: bool
+
+    def feed(self, chunk: C_in) -> list[E]: ...
+
+    def finish(self) -> list[E]: ...
+
+    def error(self, err: GatewayError) -> list[E]: ...
+
+
+class Upstream(Protocol[C_out]):
+    def __aiter__(self) -> AsyncIterator[C_out]: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def relay(
+    upstream: Upstream[C], translator: StreamTranslator[C, E], frame: Callable[[list[E]], bytes]
+) -> AsyncIterator[bytes]:
+    """Upstream chunks through `translator` to framed bytes; a failure ends as an error event."""
+    try:
+        async for chunk in upstream:
+            events = translator.feed(chunk)
+            if events:
+                yield frame(events)
+            if translator.done:
+                break
+        yield frame(translator.finish())
+    except GatewayError as exc:
+        yield frame(translator.error(exc))
+    finally:
+        await upstream.aclose()
