@@ -284,10 +284,8 @@ class App:
 
 def from_environment() -> App:
     """Granian's factory target in each worker: settings the CLI already checked."""
-    from gpt2giga import config
+    from gpt2giga import config, logs
 
     settings = config.load()
-    logging.basicConfig(
-        level=settings.proxy.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.setup(settings.proxy.log_level)
     return App(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
@@ -83,8 +84,13 @@ def parse(decode: Callable[[bytes], T], body: bytes) -> T:
 
 
 def _param(message: str) -> str | None:
-    _, sep, path = message.rpartition("at `$.")
-    return path.rstrip("`") if sep else None
+    """The offending field as a dotted path, from msgspec's `... - at `$.a[0].b``."""
+    _, sep, path = message.rpartition("at `$")
+    path = path.rstrip("`").removeprefix(".") if sep else ""
+    missing = re.search(r"missing required field `([^`]+)`", message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or None
 
 
 def header_map(raw: Headers) -> dict[str, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from gpt2giga import config
+from gpt2giga import config, logs
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
 
 log = logging.getLogger("gpt2giga")
@@ -149,9 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"gpt2giga: {exc}") from None
     os.environ.clear()
     os.environ.update(env)
-    logging.basicConfig(
-        level=settings.proxy.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.setup(settings.proxy.log_level)
     try:
         serve(settings)
     finally:
@@ -163,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def bind_address(host: str) -> str:
     """Granian binds IP addresses only: resolve a name such as the default `localhost`."""
     try:
-        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+        return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
     except socket.gaierror:
         raise SystemExit(f"gpt2giga: GPT2GIGA_HOST: cannot resolve {host!r}") from None
 

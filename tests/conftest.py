@@ -1,0 +1,105 @@
+"""Shared fixtures: settings, the in-process fake GigaChat, the app over ASGI, respx upstream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import respx
+
+from gpt2giga import config
+from gpt2giga.app import App
+from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
+
+BASE = "https://giga.test/api/v1"
+V2_CHAT = "https://giga.test/api/v2/chat/completions"
+V1_CHAT = BASE + "/chat/completions"
+AUTH = "https://auth.test/api/v2/oauth"
+
+ENV = {
+    "GIGACHAT_CREDENTIALS": DEMO_CREDENTIALS,
+    "GIGACHAT_BASE_URL": BASE,
+    "GIGACHAT_AUTH_URL": AUTH,
+    "GIGACHAT_MAX_RETRIES": "0",
+}
+
+
+def make_settings(**env: str) -> config.Settings:
+    """Settings as the gateway would load them from `ENV` plus `env`."""
+    return config.load({**ENV, **env})
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def make_client(
+    settings: config.Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> GigaChatClient:
+    return GigaChatClient(
+        settings.gigachat, build_pool(settings.gigachat, transport), sleep=no_sleep
+    )
+
+
+@pytest.fixture
+def fake() -> FakeGigaChat:
+    """The fake GigaChat, checking every chat request against the gigachat SDK's models."""
+    return FakeGigaChat(FakeConfig(validate=True))
+
+
+@pytest.fixture
+def gateway(fake: FakeGigaChat) -> Callable[..., httpx.AsyncClient]:
+    """`gateway(**env)`: an httpx client for the app, whose GigaChat is the in-process fake."""
+
+    def build(**env: str) -> httpx.AsyncClient:
+        settings = make_settings(**env)
+        app = App(
+            settings,
+            make_client(settings, httpx.ASGITransport(app=fake, raise_app_exceptions=False)),
+        )
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+    return build
+
+
+@pytest.fixture
+async def client(gateway: Callable[..., httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
+    async with gateway() as c:
+        yield c
+
+
+@pytest.fixture
+def upstream() -> respx.MockRouter:
+    """respx standing in for GigaChat: OAuth already answers; routes are added per test."""
+    with respx.mock(assert_all_called=False) as router:
+        router.post(AUTH).respond(json={"access_token": "tok-1", "expires_at": 4_102_444_800_000})
+        yield router
+
+
+@pytest.fixture
+def respx_app() -> Callable[..., httpx.AsyncClient]:
+    """`respx_app(**env)`: an httpx client for the app, talking to respx-mocked GigaChat."""
+
+    def build(**env: str) -> httpx.AsyncClient:
+        settings = make_settings(**env)
+        app = App(settings, make_client(settings))
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+    return build
+
+
+def sent_json(route: respx.Route, n: int = -1) -> Any:
+    """The JSON body of the n-th request that reached a respx route."""
+    return msgspec.json.decode(route.calls[n].request.content)
+
+
+def sse_events(body: bytes) -> list[tuple[str | None, bytes]]:
+    """A whole SSE body as (event, data) pairs."""
+    from gpt2giga.sse import SSEParser
+
+    parser = SSEParser()
+    return parser.feed(body) + parser.finish()

@@ -1,0 +1,55 @@
+"""The import rules of ARCHITECTURE.md, checked on the package's AST."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gpt2giga"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def imports(path: Path, top_level_only: bool = False) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def name(path: Path) -> str:
+    return str(path.relative_to(PACKAGE.parent))
+
+
+def roots(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.name == "wire.py"], ids=name)
+def test_wire_modules_import_only_msgspec_and_typing(path: Path) -> None:
+    assert roots(imports(path)) <= {"__future__", "msgspec", "typing"}
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if p.name in ("translate.py", "stream.py")], ids=name
+)
+def test_translators_do_no_io(path: Path) -> None:
+    forbidden = {"httpx", "gpt2giga.asgi", "gpt2giga.app", "asyncio", "time", "random"}
+    assert not imports(path) & forbidden
+
+
+def test_only_the_client_and_the_app_import_httpx() -> None:
+    users = {name(p) for p in MODULES if "httpx" in roots(imports(p))}
+    assert users <= {"gpt2giga/gigachat/client.py", "gpt2giga/app.py"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=name)
+def test_no_pydantic_or_sdk_on_the_import_path(path: Path) -> None:
+    """pydantic and the gigachat SDK cost start-up time and memory: never imported at load."""
+    assert not roots(imports(path, top_level_only=True)) & {"pydantic", "gigachat"}
