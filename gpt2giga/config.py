@@ -105,7 +105,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def resolve_model(self, requested: str | None) -> str:
         """The GigaChat model for a client's model name (aliases, then pass-through)."""
         if requested and self.proxy.pass_model:
-            for pattern, target in self.proxy.model_aliases.items():
+            aliases = self.proxy.model_aliases
+            if requested in aliases:  # an exact name beats any glob listed before it
+                return aliases[requested]
+            for pattern, target in aliases.items():
                 if fnmatch.fnmatchcase(requested, pattern):
                     return target
             return requested
@@ -141,15 +144,19 @@ def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
             continue
         line = line.removeprefix("export ").lstrip()
         key, sep, value = line.partition("=")
-        if not sep:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key.strip()] = value
+        if sep:
+            values[key.strip()] = _env_value(value)
     return values
+
+
+def _env_value(value: str) -> str:
+    """A `.env` value: a quoted string ends at its closing quote, a bare one at ` #`."""
+    text = value.strip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end != -1:
+            return text[1:end]
+    return value.split(" #", 1)[0].strip()
 
 
 def load(
@@ -211,10 +218,12 @@ def parse_value(name: str, raw: str, tp: Any) -> Any:
 
 
 def _parse_json(name: str, text: str, tp: Any) -> Any:
+    if not text:
+        return typing.get_origin(tp)()
     if typing.get_origin(tp) is list and not text.startswith("["):
         return [item.strip() for item in text.split(",") if item.strip()]
     try:
-        return msgspec.json.decode(text or "null", type=tp)
+        return msgspec.json.decode(text, type=tp)
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{name}: expected JSON ({exc})") from None
 

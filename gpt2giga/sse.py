@@ -106,8 +106,10 @@ async def relay(
                 yield frame(events)
             if translator.done:
                 break
-        yield frame(translator.finish())
+        if events := translator.finish():
+            yield frame(events)
     except GatewayError as exc:
-        yield frame(translator.error(exc))
+        if events := translator.error(exc):
+            yield frame(events)
     finally:
         await upstream.aclose()

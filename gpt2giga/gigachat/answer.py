@@ -18,7 +18,12 @@ from gpt2giga.gigachat.contract import state_id
 from gpt2giga.gigachat.request import Prepared, from_giga_name
 
 _encode = msgspec.json.Encoder().encode
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(f"^{_UUID_TEXT}$")
+# `call_id`'s output: any prefix (even none, or one with underscores), the state id, `__n`.
+# Only ids the gateway made carry a state: a bare UUID may be a client's own id,
+# and an unknown state id sent to GigaChat would break the turn.
+_STATE = re.compile(f"_({_UUID_TEXT})(?:__[0-9]+)?$")
 EMPTY_USAGE = giga.ChatUsage()
 
 
@@ -33,9 +38,8 @@ def call_id(prefix: str, state: str | None, index: int, fallback: str) -> str:
 
 def state_of(client_id: str) -> str | None:
     """GigaChat's state id inside an id made by `call_id`, if any."""
-    _, _, rest = client_id.partition("_")
-    candidate = rest.split("__", 1)[0]
-    return candidate if _UUID.match(candidate) else None
+    match = _STATE.search(client_id)
+    return match.group(1) if match else None
 
 
 def arguments_text(arguments: object) -> str:
@@ -80,6 +84,7 @@ def reply(
             raw_calls.append(message.function_call)
         raw_calls.extend(p.function_call for p in parts if p.function_call is not None)
         state = state or state_id(message)
+    state = state or state_id(resp)
     out = Reply(
         text="".join(texts),
         reasoning="".join(reasoning),
@@ -114,10 +119,12 @@ def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
+    """`text` up to the earliest stop sequence, and that sequence (None if none occurs)."""
     best = -1
     matched = None
     for stop in stops:
-        at = text.find(stop)
+        # An empty stop would match at 0 and erase the whole answer.
+        at = text.find(stop) if stop else -1
         if at != -1 and (best == -1 or at < best):
             best, matched = at, stop
     return (text[:best], matched) if matched is not None else (text, None)

@@ -63,7 +63,9 @@ def files_of(message: giga.ChatMessage) -> list[str]:
     return [f.id for part in message.content for f in (part.files or ())]
 
 
-def state_id(message: giga.ChatMessage | giga.ChatCompletionChunk) -> str | None:
+def state_id(
+    message: giga.ChatMessage | giga.ChatCompletionChunk | giga.ChatCompletionResponse,
+) -> str | None:
     return message.tools_state_id or message.tool_state_id
 
 
@@ -72,6 +74,7 @@ def state_id(message: giga.ChatMessage | giga.ChatCompletionChunk) -> str | None
 
 def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) -> giga.ChatV1:
     opts = req.model_options or giga.ChatModelOptions()
+    functions = _functions_v1(req.tools)
     return giga.ChatV1(
         model=req.model,
         messages=list(_messages_v1(req.messages)),
@@ -81,16 +84,22 @@ def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) 
         repetition_penalty=opts.repetition_penalty,
         update_interval=opts.update_interval,
         profanity_check=profanity_check,
-        function_call=_function_call_v1(req.tool_config),
-        functions=_functions_v1(req.tools),
+        # Built-in tools have no v1 form: a choice about them alone means nothing there.
+        function_call=_function_call_v1(req.tool_config) if functions else None,
+        functions=functions,
         flags=req.flags,
         response_format=_response_format_v1(opts.response_format),
-        reasoning_effort=opts.reasoning.effort if opts.reasoning else None,
+        reasoning_effort=_effort_v1(opts.reasoning),
     )
 
 
+def _effort_v1(reasoning: giga.ChatReasoning | None) -> str | None:
+    # v1 knows only these three words and rejects anything else.
+    effort = reasoning.effort if reasoning else None
+    return effort if effort in ("low", "medium", "high") else None
+
+
 def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga.MessageV1]:
-    pending_results: list[giga.ChatMessage] = []
     i = 0
     while i < len(messages):
         msg = messages[i]
@@ -99,28 +108,47 @@ def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga.MessageV1]:
             yield from _message_v1(msg, calls)
             i += 1
             continue
-        # v1 has one function call per assistant message: interleave each call
-        # with its result, pairing results by function name, then in order.
         j = i + 1
         while j < len(messages) and messages[j].role == "tool":
             j += 1
-        pending_results = messages[i + 1 : j]
-        for n, call in enumerate(calls):
-            text = text_of(msg) if n == 0 else ""
-            yield giga.MessageV1(role="assistant", content=text, function_call=_call_v1(call))
-            result = _take_result(pending_results, call.name)
-            if result is not None:
-                yield from _message_v1(result, [])
-        for leftover in pending_results:
-            yield from _message_v1(leftover, [])
+        yield from _interleave(msg, calls, messages[i + 1 : j])
         i = j
 
 
-def _take_result(results: list[giga.ChatMessage], name: str) -> giga.ChatMessage | None:
-    for k, msg in enumerate(results):
-        if any(r.name == name for r in _function_results(msg)):
-            return results.pop(k)
-    return results.pop(0) if results else None
+def _interleave(
+    msg: giga.ChatMessage, calls: list[giga.ChatFunctionCall], replies: list[giga.ChatMessage]
+) -> Iterator[giga.MessageV1]:
+    """v1 has one function call per assistant message: each call, then its result."""
+    results = [r for reply in replies for r in _function_results(reply)]
+    paired, leftovers = _pair(calls, results)
+    state = state_id(msg)
+    for n, (call, result) in enumerate(zip(calls, paired, strict=True)):
+        yield giga.MessageV1(
+            role="assistant",
+            content=text_of(msg) if n == 0 else "",
+            function_call=_call_v1(call),
+            functions_state_id=state,
+        )
+        if result is not None:
+            # Answered in place of this call, so it carries the call's name.
+            yield _result_v1(call.name, result.result)
+    for leftover in leftovers:
+        yield _result_v1(leftover.name, leftover.result)
+
+
+def _pair(
+    calls: list[giga.ChatFunctionCall], results: list[giga.ChatFunctionResult]
+) -> tuple[list[giga.ChatFunctionResult | None], list[giga.ChatFunctionResult]]:
+    """Each call's result (the first free one of its name, else the first free one) and the rest."""
+    free = list(range(len(results)))
+    by_name: list[int | None] = []
+    for call in calls:
+        k = next((k for k in free if results[k].name == call.name), None)
+        if k is not None:
+            free.remove(k)
+        by_name.append(k)
+    paired = [k if k is not None else (free.pop(0) if free else None) for k in by_name]
+    return [results[k] if k is not None else None for k in paired], [results[k] for k in free]
 
 
 def _function_results(msg: giga.ChatMessage) -> list[giga.ChatFunctionResult]:
@@ -129,19 +157,25 @@ def _function_results(msg: giga.ChatMessage) -> list[giga.ChatFunctionResult]:
     return [p.function_result for p in msg.content if p.function_result is not None]
 
 
+def _result_v1(name: str, result: Any) -> giga.MessageV1:
+    content = _json_encode(result_object(result)).decode()
+    return giga.MessageV1(role="function", name=name, content=content)
+
+
 def _message_v1(
     msg: giga.ChatMessage, calls: list[giga.ChatFunctionCall]
 ) -> Iterator[giga.MessageV1]:
     if msg.role == "tool":
         for res in _function_results(msg):
-            content = _json_encode(result_object(res.result)).decode()
-            yield giga.MessageV1(role="function", name=res.name, content=content)
+            yield _result_v1(res.name, res.result)
         return
     yield giga.MessageV1(
         role=msg.role,
         content=text_of(msg),
         function_call=_call_v1(calls[0]) if calls else None,
         attachments=files_of(msg) or None,
+        # v2's tools_state_id on the assistant turn is v1's functions_state_id.
+        functions_state_id=state_id(msg) if calls else None,
     )
 
 
@@ -155,7 +189,7 @@ def _function_call_v1(config: giga.ChatToolConfig | None) -> str | giga.ChatFunc
         return None
     if config.mode == "forced":
         return giga.ChatFunctionCallV1(name=config.function_name) if config.function_name else None
-    return config.mode
+    return config.mode if config.mode in ("auto", "none") else None
 
 
 def _functions_v1(tools: list[giga.ChatTool] | None) -> list[giga.FunctionV1] | None:
@@ -207,20 +241,25 @@ def _messages_from_v1(
     reasoning: str | None,
     call: giga.FunctionCallV1 | None,
     state: str | None,
-    role: str | None = "assistant",
+    always: bool = True,
 ) -> list[giga.ChatMessage]:
-    messages = []
+    """A v1 message as hub messages: reasoning first, then the assistant's parts.
+
+    A whole answer always has an assistant message; a stream chunk only when
+    it carries something.
+    """
+    messages: list[giga.ChatMessage] = []
     if reasoning:
         messages.append(
             giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=reasoning)])
         )
-    parts = []
+    parts: list[giga.ChatContentPart] = []
     if content:
         parts.append(giga.ChatContentPart(text=content))
     if call is not None:
         fc = giga.ChatFunctionCall(name=call.name, arguments=call.arguments or {})
         parts.append(giga.ChatContentPart(function_call=fc))
-    if parts or role:
+    if parts or always:
         messages.append(giga.ChatMessage(role="assistant", content=parts, tools_state_id=state))
     return messages
 
@@ -252,7 +291,7 @@ def chunk_from_v1(chunk: giga.ChatCompletionChunkV1) -> giga.ChatCompletionChunk
         d = choice.delta
         finish = choice.finish_reason
         messages = _messages_from_v1(
-            d.content, d.reasoning_content, d.function_call, d.functions_state_id, role=None
+            d.content, d.reasoning_content, d.function_call, d.functions_state_id, always=False
         )
     return giga.ChatCompletionChunk(
         event="response.message.done" if finish else "response.message.delta",

@@ -90,8 +90,9 @@ def effort(value: str | None, opts: Options) -> giga.ChatReasoning | None:
     """GigaChat reasoning for a client's effort word; unknown words never fail a request."""
     if opts.disable_reasoning:
         return None
-    level = EFFORT.get(value.lower(), "medium") if value is not None else None
-    if value is None and opts.enable_reasoning:
+    word = value.strip().lower() if value is not None else ""
+    level = EFFORT.get(word, "medium") if word else None
+    if not word and opts.enable_reasoning:
         level = "high"
     return giga.ChatReasoning(effort=level) if level else None
 
@@ -184,17 +185,20 @@ def structured(
 ) -> tuple[giga.ChatResponseFormat | None, giga.ChatToolConfig | None, str | None]:
     """Ask for JSON matching `schema`: natively, or by forcing a function that carries it.
 
-    Returns (response_format, tool_config, structured function name). With the
-    emulation the function is appended to `specs`; it is forced unless the
-    client offers tools of its own, which the model must stay free to call.
+    Returns (response_format, tool_config, the structured function's name as
+    GigaChat sees it). With the emulation the function is appended to `specs`;
+    it is forced unless the client offers tools of its own, which the model
+    must stay free to call.
     """
-    parameters = json_schema.normalize(schema, opts.contract)
     if opts.structured_mode == "native":
-        return (
-            giga.ChatResponseFormat(type="json_schema", schema=parameters, strict=strict),
-            None,
-            None,
+        # Only v1's `Function` model is limited to the small schema subset; its
+        # `response_format.schema` is a free JSON Schema on both contracts.
+        fmt = giga.ChatResponseFormat(
+            type="json_schema", schema=json_schema.normalize(schema, "v2"), strict=strict
         )
+        return fmt, None, None
+    parameters = json_schema.normalize(schema, opts.contract)
+    name = to_giga_name(name)
     specs.append(
         giga.ChatFunctionSpecification(
             name=name,

@@ -188,6 +188,8 @@ class ChatCompletionResponse(_Wire, kw_only=True):
     messages: list[ChatMessage]
     message_id: str | None = None
     thread_id: str | None = None
+    tools_state_id: str | None = None
+    tool_state_id: str | None = None
     finish_reason: str | None = None
     usage: ChatUsage | None = None
     tool_execution: ChatToolExecution | None = None

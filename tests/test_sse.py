@@ -1,0 +1,221 @@
+"""sse: the upstream SSE parser, the outbound framer and the relay loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import pytest
+
+from gpt2giga import errors, sse
+
+Events = list[tuple[str | None, bytes]]
+
+DELTA = b'{"messages":[{"role":"assistant","content":[{"text":"Hi"}]}]}'
+V2_STREAM = (
+    b"event: response.message.delta\ndata: " + DELTA + b"\n\n"
+    b": keep-alive\n\n"
+    b'event: response.message.done\ndata: {"finish_reason":"stop"}\n\n'
+)
+V2_EVENTS: Events = [
+    ("response.message.delta", DELTA),
+    ("response.message.done", b'{"finish_reason":"stop"}'),
+]
+V1_STREAM = b'data: {"choices":[]}\n\ndata: {"choices":[{"index":0}]}\n\ndata: [DONE]\n\n'
+V1_EVENTS: Events = [
+    (None, b'{"choices":[]}'),
+    (None, b'{"choices":[{"index":0}]}'),
+    (None, b"[DONE]"),
+]
+
+
+def parse_whole(body: bytes) -> Events:
+    parser = sse.SSEParser()
+    return parser.feed(body) + parser.finish()
+
+
+def parse_in_pieces(body: bytes, size: int) -> Events:
+    parser = sse.SSEParser()
+    events: Events = []
+    for start in range(0, len(body), size):
+        events += parser.feed(body[start : start + size])
+    return events + parser.finish()
+
+
+# --- SSEParser ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (V2_STREAM, V2_EVENTS),
+        (V1_STREAM, V1_EVENTS),
+        (V2_STREAM.replace(b"\n", b"\r\n"), V2_EVENTS),
+        (b"data: line one\ndata: line two\n\n", [(None, b"line one\nline two")]),
+        (b"data:no-space\n\n", [(None, b"no-space")]),
+        (b"data:  two spaces\n\n", [(None, b" two spaces")]),
+        (b"data\n\n", [(None, b"")]),
+        (b"data: a:b:c\n\n", [(None, b"a:b:c")]),
+        (b": comment\n:\ndata: x\n: another\n\n", [(None, b"x")]),
+        (b"event: ping\n\n", []),
+        (b"id: 7\nretry: 100\nfoo: bar\ndata: x\n\n", [(None, b"x")]),
+        (b"event: a\nevent: b\ndata: x\n\ndata: y\n\n", [("b", b"x"), (None, b"y")]),
+        (b"\n\n\ndata: x\n\n\n\n", [(None, b"x")]),
+        ("data: привет\n\n".encode(), [(None, "привет".encode())]),
+        (b"data: no trailing blank line", [(None, b"no trailing blank line")]),
+        (b"data: no trailing blank line\r", [(None, b"no trailing blank line")]),
+        (b"event: e\ndata: x\n", [("e", b"x")]),
+        (b"", []),
+    ],
+    ids=[
+        "v2-named", "v1-done", "crlf", "multi-line-data", "no-space", "one-space-stripped",
+        "data-without-colon", "colons-in-value", "comments", "event-without-data",
+        "unknown-fields", "last-event-name-wins", "blank-lines", "utf8", "no-final-newline",
+        "no-final-newline-cr", "no-final-blank-line", "empty",
+    ],
+)  # fmt: skip
+def test_parser_events(body: bytes, expected: Events) -> None:
+    assert parse_whole(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [V2_STREAM, V1_STREAM, V2_STREAM.replace(b"\n", b"\r\n"), "data: привет\r\n\r\n".encode()],
+    ids=["v2", "v1", "crlf", "utf8-crlf"],
+)
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
+def test_split_anywhere_gives_the_same_events(body: bytes, size: int) -> None:
+    assert parse_in_pieces(body, size) == parse_whole(body)
+
+
+def test_feed_returns_events_as_soon_as_they_are_complete() -> None:
+    parser = sse.SSEParser()
+    assert parser.feed(b"event: a\ndata: 1") == []
+    assert parser.feed(b"\n") == []
+    assert parser.feed(b"\n") == [("a", b"1")]
+    assert parser.feed(b"data: 2\n\ndata: 3\n\n") == [(None, b"2"), (None, b"3")]
+    assert parser.finish() == []
+
+
+def test_finish_clears_the_parser() -> None:
+    parser = sse.SSEParser()
+    parser.feed(b"event: a\ndata: 1")
+    assert parser.finish() == [("a", b"1")]
+    assert parser.finish() == []
+    assert parser.feed(b"data: 2\n\n") == [(None, b"2")]
+
+
+# --- frame ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "event", "expected"),
+    [
+        (b'{"a":1}', None, b'data: {"a":1}\n\n'),
+        (b'{"a":1}', "message_start", b'event: message_start\ndata: {"a":1}\n\n'),
+        (b"[DONE]", None, b"data: [DONE]\n\n"),
+    ],
+)
+def test_frame(data: bytes, event: str | None, expected: bytes) -> None:
+    assert sse.frame(data, event) == expected
+
+
+def test_framed_events_parse_back() -> None:
+    body = sse.frame(b'{"x":1}', "e1") + sse.frame(b"2") + sse.DONE_FRAME
+    assert parse_whole(body) == [("e1", b'{"x":1}'), (None, b"2"), (None, b"[DONE]")]
+
+
+# --- relay ----------------------------------------------------------------------------------
+
+
+class FakeUpstream:
+    """Yields the given chunks; an exception in the list is raised at that point."""
+
+    def __init__(self, items: list[object]) -> None:
+        self.items = items
+        self.read = 0
+        self.closed = 0
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        for item in self.items:
+            if isinstance(item, BaseException):
+                raise item
+            self.read += 1
+            yield str(item)
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+class EchoTranslator:
+    """Every chunk becomes one event; `stop` as a chunk completes the answer."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def feed(self, chunk: str) -> list[str]:
+        if chunk == "quiet":
+            return []
+        self.done = chunk == "stop"
+        return [f"ev:{chunk}"]
+
+    def finish(self) -> list[str]:
+        return ["end"] if self.done else ["incomplete"]
+
+    def error(self, err: errors.GatewayError) -> list[str]:
+        return [f"error:{err.status}:{err.message}"]
+
+
+def join(events: list[str]) -> bytes:
+    return ("|".join(events) + ";").encode()
+
+
+async def run(upstream: FakeUpstream) -> list[bytes]:
+    return [out async for out in sse.relay(upstream, EchoTranslator(), join)]
+
+
+@pytest.mark.parametrize(
+    ("items", "frames", "read"),
+    [
+        (["a", "b"], [b"ev:a;", b"ev:b;", b"incomplete;"], 2),
+        (["a", "quiet", "b"], [b"ev:a;", b"ev:b;", b"incomplete;"], 3),
+        (["a", "stop", "never"], [b"ev:a;", b"ev:stop;", b"end;"], 2),
+        ([], [b"incomplete;"], 0),
+        (
+            ["a", errors.UpstreamTimeout("GigaChat stopped sending"), "b"],
+            [b"ev:a;", b"error:504:GigaChat stopped sending;"],
+            1,
+        ),
+        ([errors.UpstreamError("broke")], [b"error:502:broke;"], 0),
+    ],
+    ids=["normal-end", "empty-feed-skipped", "done-stops-reading", "no-chunks", "error-mid-stream",
+         "error-at-once"],
+)  # fmt: skip
+async def test_relay(items: list[object], frames: list[bytes], read: int) -> None:
+    upstream = FakeUpstream(items)
+    assert await run(upstream) == frames
+    assert (upstream.read, upstream.closed) == (read, 1)
+
+
+async def test_relay_closes_upstream_on_an_unexpected_error() -> None:
+    upstream = FakeUpstream(["a", RuntimeError("bug")])
+    with pytest.raises(RuntimeError, match="bug"):
+        await run(upstream)
+    assert upstream.closed == 1
+
+
+async def test_relay_closes_upstream_when_the_client_goes_away() -> None:
+    upstream = FakeUpstream(["a", "b", "c"])
+    relay = sse.relay(upstream, EchoTranslator(), join)
+    assert isinstance(relay, AsyncGenerator)
+    assert await relay.__anext__() == b"ev:a;"
+    await relay.aclose()
+    assert (upstream.read, upstream.closed) == (1, 1)
+
+
+async def test_relay_sends_nothing_for_an_empty_finish() -> None:
+    class Silent(EchoTranslator):
+        def finish(self) -> list[str]:
+            return []
+
+    upstream = FakeUpstream(["a"])
+    assert [out async for out in sse.relay(upstream, Silent(), join)] == [b"ev:a;"]
