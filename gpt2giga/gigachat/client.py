@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import random
 import re
 import ssl
@@ -24,7 +25,7 @@ import httpx
 import msgspec
 
 from gpt2giga import errors, sse
-from gpt2giga.config import GigaChatSettings
+from gpt2giga.config import ConfigError, GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 
@@ -65,17 +66,29 @@ def chat_urls(base_url: str) -> dict[Contract, str]:
 
 
 def ssl_context(settings: GigaChatSettings) -> ssl.SSLContext | bool:
-    if not settings.verify_ssl_certs:
-        return False
-    if settings.ca_bundle_file:
-        ctx = ssl.create_default_context(cafile=settings.ca_bundle_file)
-    else:
-        import certifi  # httpx's own trust store
+    """The TLS setup for GigaChat, or False for no TLS checks and no client certificate.
 
-        ctx = ssl.create_default_context(cafile=certifi.where())
-    if settings.cert_file:
-        password = settings.key_file_password.value if settings.key_file_password else None
-        ctx.load_cert_chain(settings.cert_file, settings.key_file, password)
+    As in the SDK, a client certificate (mTLS, common for GigaChat corporate
+    accounts) is presented whether or not the server's certificate is verified.
+    """
+    if not settings.verify_ssl_certs and not settings.cert_file:
+        return False
+    name = "GIGACHAT_CA_BUNDLE_FILE"
+    try:
+        if settings.verify_ssl_certs:
+            import certifi  # httpx's own trust store
+
+            ctx = ssl.create_default_context(cafile=settings.ca_bundle_file or certifi.where())
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if settings.cert_file:
+            name = "GIGACHAT_CERT_FILE"
+            password = settings.key_file_password.value if settings.key_file_password else None
+            ctx.load_cert_chain(settings.cert_file, settings.key_file, password)
+    except OSError as exc:  # ssl.SSLError included: a bad file, key or password
+        raise ConfigError(f"{name}: cannot be loaded ({exc})") from None
     return ctx
 
 
@@ -163,6 +176,13 @@ class TokenSource:
                 await self._refresh()
         return self._token
 
+    def secrets(self) -> tuple[str, ...]:
+        """What an upstream error text must not repeat: hosts, credentials, the token."""
+        creds = self.creds
+        hosts = (urlsplit(self._auth_url).netloc, urlsplit(self._token_url).netloc)
+        values = (*hosts, creds.credentials, creds.password, self._token)
+        return tuple(v for v in values if v)
+
     def invalidate(self, token: str | None) -> None:
         """Forget `token` after GigaChat refused it (unless a newer one is in place)."""
         if token == self._token and self.creds.can_refresh:
@@ -193,8 +213,13 @@ class TokenSource:
         except httpx.TransportError as exc:
             raise errors.UpstreamError(f"GigaChat authorization failed: {_name(exc)}") from None
         if response.status_code != 200:
-            raise _status_error(response.status_code, response.content, response.headers, "auth")
-        answer = _decode_token(response.content)
+            raise _status_error(
+                response.status_code, response.content, response.headers, "auth", self.secrets()
+            )
+        try:
+            answer = _decode_token(response.content)
+        except msgspec.DecodeError:
+            raise errors.UpstreamError("GigaChat authorization sent a malformed answer") from None
         token = answer.access_token or answer.tok
         expires = answer.expires_at if answer.expires_at is not None else answer.exp
         if not token:
@@ -214,14 +239,31 @@ def _name(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _transport_error(exc: httpx.TransportError, what: str) -> errors.GatewayError:
+    # Only the class name: httpx's own text names the upstream host and path.
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.UpstreamTimeout("GigaChat did not answer in time")
+    return errors.UpstreamError(f"{what}: {_name(exc)}")
+
+
 def _status_error(
-    status: int, body: bytes, headers: httpx.Headers, what: str = "request"
+    status: int,
+    body: bytes,
+    headers: httpx.Headers,
+    what: str = "request",
+    secrets: tuple[str, ...] = (),
 ) -> errors.GatewayError:
     message = ""
     try:
         message = _decode_error(body).message or ""
     except msgspec.DecodeError:
-        message = body[:200].decode("utf-8", "replace").strip() if body[:1] != b"<" else ""
+        # Proxies in front of GigaChat answer with HTML pages: noise for a client.
+        if body.lstrip()[:1] != b"<" and "html" not in headers.get("content-type", ""):
+            message = body[:200].decode("utf-8", "replace").strip()
+    for secret in secrets:
+        # A very short value (a test password) would mangle the text more than it hides.
+        if len(secret) >= 4:
+            message = message.replace(secret, "***")
     prefix = "GigaChat authorization" if what == "auth" else "GigaChat"
     text = f"{prefix} answered {status}" + (f": {message}" if message else "")
     return errors.from_upstream(status, text, retry_after=_retry_after(headers))
@@ -232,9 +274,10 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None
+        return None  # an HTTP-date: rare from GigaChat, and backoff covers it
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class UpstreamStream:
@@ -314,10 +357,11 @@ class GigaChatClient:
             if stream:
                 body.stream = True
             return _encode(body)
-        if profanity is not None or stream:
+        # Like the SDK, `stream` is on the wire only when streaming, whatever the struct says.
+        if profanity is not None or stream or req.stream is not None:
             req = msgspec.structs.replace(
                 req,
-                stream=True if stream else req.stream,
+                stream=True if stream else None,
                 disable_filter=(not profanity) if profanity is not None else req.disable_filter,
             )
         return _encode(req)
@@ -385,7 +429,6 @@ class GigaChatClient:
         stream: bool = False,
     ) -> httpx.Response:
         source = auth or self.auth
-        retries = self.settings.max_retries
         attempt = 0
         reauthed = False
         while True:
@@ -394,15 +437,13 @@ class GigaChatClient:
             try:
                 response = await self.pool.send(request, stream=True)
             except RETRY_EXCEPTIONS as exc:
-                if attempt < retries:
+                if attempt < self.settings.max_retries:
                     attempt += 1
                     await self._sleep(self._backoff(attempt, None))
                     continue
-                raise errors.UpstreamError(f"GigaChat is unreachable: {_name(exc)}") from None
-            except httpx.TimeoutException:
-                raise errors.UpstreamTimeout("GigaChat did not answer in time") from None
+                raise _transport_error(exc, "GigaChat is unreachable") from None
             except httpx.TransportError as exc:
-                raise errors.UpstreamError(f"GigaChat request failed: {_name(exc)}") from None
+                raise _transport_error(exc, "GigaChat request failed") from None
             status = response.status_code
             if status == 200:
                 if not stream:
@@ -413,11 +454,23 @@ class GigaChatClient:
                 reauthed = True
                 source.invalidate(token)
                 continue
-            if status in RETRY_STATUSES and attempt < retries:
-                attempt += 1
-                await self._sleep(self._backoff(attempt, _retry_after(response.headers)))
-                continue
-            raise _status_error(status, content, response.headers)
+            delay = self._retry_delay(status, attempt, response.headers)
+            if delay is None:
+                hide = (token or "", *source.secrets())
+                raise _status_error(status, content, response.headers, secrets=hide)
+            attempt += 1
+            await self._sleep(delay)
+
+    def _retry_delay(self, status: int, attempt: int, headers: httpx.Headers) -> float | None:
+        """Seconds to wait before sending again, or None when the failure is final."""
+        if status not in RETRY_STATUSES or attempt >= self.settings.max_retries:
+            return None
+        retry_after = _retry_after(headers)
+        if retry_after is not None and retry_after > MAX_BACKOFF:
+            # Holding the client's request that long helps nobody: it gets the
+            # 429 with Retry-After and decides itself.
+            return None
+        return self._backoff(attempt + 1, retry_after)
 
     def _request(
         self, method: str, url: str, body: bytes | None, token: str | None, stream: bool
@@ -435,10 +488,8 @@ class GigaChatClient:
     async def _read(response: httpx.Response) -> bytes:
         try:
             return await response.aread()
-        except httpx.TimeoutException:
-            raise errors.UpstreamTimeout("GigaChat did not answer in time") from None
         except httpx.TransportError as exc:
-            raise errors.UpstreamError(f"GigaChat answer broke off: {_name(exc)}") from None
+            raise _transport_error(exc, "GigaChat answer broke off") from None
         finally:
             await response.aclose()
 

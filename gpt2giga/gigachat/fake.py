@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
 import re
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -31,6 +32,7 @@ from gpt2giga.gigachat import wire as giga
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
 
 DEMO_CREDENTIALS = base64.b64encode(b"demo-client:demo-secret").decode()
 MODELS: tuple[tuple[str, str], ...] = (
@@ -43,6 +45,7 @@ MODELS: tuple[tuple[str, str], ...] = (
 )
 MODEL_VERSION = ":2.0.28.2"
 EMBEDDING_SIZE = 8
+MAX_DEPTH = 8  # nesting of generated examples before only required parts are kept
 
 _encode = msgspec.json.Encoder().encode
 _decode_v1 = msgspec.json.Decoder(giga.ChatV1).decode
@@ -74,31 +77,117 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def example_for(schema: Any, depth: int = 0) -> Any:
-    """A value that satisfies the simple JSON Schema GigaChat functions use."""
-    if not isinstance(schema, dict) or depth > 8:
+# Values for string formats agents use; anything else gets plain text.
+FORMATS = {
+    "date": "2025-01-01",
+    "date-time": "2025-01-01T00:00:00Z",
+    "time": "00:00:00Z",
+    "email": "user@example.com",
+    "uri": "https://example.com",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+    "ipv4": "127.0.0.1",
+}
+
+
+def example_for(schema: Any, depth: int = 0, root: Any = None) -> Any:
+    """A value that satisfies a function's parameters or a response format schema.
+
+    Covers what agents send: `type` (also as a list), `enum`/`const`, `$ref`
+    into `$defs`, `anyOf`/`oneOf` (first non-null branch), `allOf`, numeric
+    bounds, string lengths and item counts (not `pattern`).
+    """
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > 2 * MAX_DEPTH:
         return "example"
+    schema = _resolved(schema, root)
+    if "const" in schema:
+        return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
-    kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
+    kind = _kind(schema)
+    deep = depth >= MAX_DEPTH  # past it only what is required: recursive schemas end
     if kind == "object":
         props = schema.get("properties") or {}
-        return {name: example_for(sub, depth + 1) for name, sub in props.items()}
+        needed = schema.get("required") or () if deep else props
+        return {k: example_for(v, depth + 1, root) for k, v in props.items() if k in needed}
     if kind == "array":
-        return [example_for(schema.get("items") or {}, depth + 1)]
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.5))
+        count = int(schema.get("minItems", 0 if deep else 1))
+        count = min(max(count, 0 if deep else 1), int(schema.get("maxItems", count)))
+        return [example_for(schema.get("items") or {}, depth + 1, root) for _ in range(count)]
+    if kind in ("integer", "number"):
+        return _number(schema, kind == "integer")
     if kind == "boolean":
         return True
     if kind == "null":
         return None
-    return {"date": "2025-01-01", "date-time": "2025-01-01T00:00:00Z"}.get(
-        schema.get("format", ""), "example"
-    )
+    text = FORMATS.get(schema.get("format", ""), "example")
+    text = text.ljust(int(schema.get("minLength", 0)), "x")
+    return text[: schema["maxLength"]] if "maxLength" in schema else text
+
+
+def _kind(schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        return "object" if "properties" in schema else "array" if "items" in schema else "string"
+    return kind
+
+
+def _resolved(schema: dict[str, Any], root: Any) -> dict[str, Any]:
+    """`schema` with `$ref`, `anyOf`/`oneOf` and `allOf` replaced by what they point at."""
+    for _ in range(8):  # a bound, not a loop count: refs may be circular
+        if isinstance(ref := schema.get("$ref"), str):
+            target = _pointer(root, ref)
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            schema = {**(target if isinstance(target, dict) else {}), **rest}
+            continue
+        rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf", "allOf")}
+        if isinstance(branches := schema.get("anyOf") or schema.get("oneOf"), list):
+            dicts = [b for b in branches if isinstance(b, dict)]
+            real = [b for b in dicts if b.get("type") != "null"]
+            schema = {**rest, **(real or dicts or [{}])[0]}
+        elif isinstance(schema.get("allOf"), list):
+            for part in schema["allOf"]:
+                part = _resolved(part, root) if isinstance(part, dict) else {}
+                props = {**rest.get("properties", {}), **part.get("properties", {})}
+                rest = {**rest, **part, "properties": props} if props else {**rest, **part}
+            schema = rest
+        else:
+            return schema
+    return schema
+
+
+def _pointer(root: Any, ref: str) -> Any:
+    node = root
+    for key in ref.removeprefix("#").strip("/").split("/") if ref != "#" else ():
+        key = key.replace("~1", "/").replace("~0", "~")
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _number(schema: dict[str, Any], integer: bool) -> int | float:
+    def bound(name: str) -> float | None:
+        value = schema.get(name)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    low, x_low = bound("minimum"), bound("exclusiveMinimum")
+    high, x_high = bound("maximum"), bound("exclusiveMaximum")
+    if integer:
+        lo = math.ceil(low) if low is not None else None
+        lo = math.floor(x_low) + 1 if lo is None and x_low is not None else lo
+        hi = math.floor(high) if high is not None else None
+        hi = math.ceil(x_high) - 1 if hi is None and x_high is not None else hi
+        value = lo if lo is not None else min(1, hi) if hi is not None else 1
+        multiple = bound("multipleOf")
+        return int(math.ceil(value / multiple) * multiple) if multiple else value
+    lo_f = low if low is not None else x_low
+    hi_f = high if high is not None else x_high
+    if lo_f is not None and hi_f is not None:
+        return (lo_f + hi_f) / 2  # inside both inclusive and exclusive bounds
+    if lo_f is not None:
+        return lo_f + 1.5
+    return hi_f - 1.5 if hi_f is not None else 1.5
 
 
 class Answer(msgspec.Struct):
@@ -269,7 +358,7 @@ class FakeGigaChat:
         if path == "/api/v1/embeddings" and method == "POST":
             return await _json(send, self._embeddings(body))
         if path == "/api/v1/tokens/count" and method == "POST":
-            req = _decode_counts(body)
+            req = _decoded(_decode_counts, body)
             counts = [
                 giga.TokensCount(tokens=words(t) + 1, characters=len(t), object="tokens")
                 for t in req.input
@@ -322,23 +411,19 @@ class FakeGigaChat:
     def _decode_chat(self, body: bytes, contract_: str) -> tuple[giga.ChatCompletionRequest, bool]:
         if self.config.validate:
             self._sdk_validate(body, contract_)
-        try:
-            if contract_ == "v1":
-                v1 = _decode_v1(body)
-                return _v2_from_v1(v1), bool(v1.stream)
-            req = _decode_v2(body)
-            return req, bool(req.stream)
-        except msgspec.ValidationError as exc:
-            raise FakeError(422, f"Invalid request: {exc}") from None
-        except msgspec.DecodeError:
-            raise FakeError(400, "Request body is not valid JSON") from None
+        if contract_ == "v1":
+            v1 = _decoded(_decode_v1, body)
+            return _v2_from_v1(v1), bool(v1.stream)
+        req = _decoded(_decode_v2, body)
+        return req, bool(req.stream)
 
     async def _chat(self, body: bytes, contract_: str, send: Send) -> None:
         self.requests.append((contract_, body))
         req, stream = self._decode_chat(body, contract_)
         model = req.model or "GigaChat"
-        if model.startswith("error-"):
-            status = int(model.removeprefix("error-"))
+        code = model.removeprefix("error-")
+        if model.startswith("error-") and code.isdigit() and 400 <= int(code) < 600:
+            status = int(code)
             raise FakeError(
                 status, f"Injected error {status}", retry_after=1 if status == 429 else None
             )
@@ -406,7 +491,7 @@ class FakeGigaChat:
     # --- other endpoints -----------------------------------------------------------
 
     def _embeddings(self, body: bytes) -> giga.Embeddings:
-        req = _decode_embeddings(body)
+        req = _decoded(_decode_embeddings, body)
         if req.model not in {m for m, t in MODELS if t == "embedder"}:
             raise FakeError(404, "No such model")
         return giga.Embeddings(
@@ -429,18 +514,31 @@ class FakeGigaChat:
         match = re.search(r"boundary=([^;]+)", ctype)
         if not ctype.startswith("multipart/form-data") or match is None:
             raise FakeError(400, "Expected multipart/form-data")
-        filename, data = _multipart_file(body, match.group(1).strip('"').encode())
+        fields = _multipart(body, match.group(1).strip('"').encode())
+        if "file" not in fields:
+            raise FakeError(400, "No file in the form")
+        filename, data = fields["file"]
+        purpose = fields.get("purpose", (None, b"general"))[1].decode()
         file_id = str(uuid.UUID(hashlib.md5(data).hexdigest()))
         uploaded = giga.UploadedFile(
             id=file_id,
             object="file",
             bytes=len(data),
             created_at=int(time.time()),
-            filename=filename,
-            purpose="general",
+            filename=filename or "file",
+            purpose=purpose,
         )
         self.files[file_id] = uploaded
         return uploaded
+
+
+def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
+    try:
+        return decode(body)
+    except msgspec.ValidationError as exc:
+        raise FakeError(422, f"Invalid request: {exc}") from None
+    except msgspec.DecodeError:
+        raise FakeError(400, "Request body is not valid JSON") from None
 
 
 def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
@@ -448,7 +546,10 @@ def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
     messages = []
     for m in v1.messages:
         if m.role == "function":
-            result = giga.ChatFunctionResult(name=m.name or "", result=m.content or "")
+            # GigaChat reads a v1 function result as a JSON object in a string.
+            result = giga.ChatFunctionResult(
+                name=m.name or "", result=contract.result_object(m.content or "")
+            )
             messages.append(
                 giga.ChatMessage(
                     role="tool", content=[giga.ChatContentPart(function_result=result)]
@@ -553,13 +654,17 @@ def _model(name: str, kind: str) -> giga.Model:
     return giga.Model(id=name, object="model", owned_by="salutedevices", type=kind)
 
 
-def _multipart_file(body: bytes, boundary: bytes) -> tuple[str, bytes]:
+def _multipart(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """Form fields by name: (filename or None, bytes)."""
+    fields: dict[str, tuple[str | None, bytes]] = {}
     for part in body.split(b"--" + boundary):
         head, sep, data = part.partition(b"\r\n\r\n")
-        if sep and b'name="file"' in head:
-            match = re.search(rb'filename="([^"]*)"', head)
-            return (match.group(1).decode() if match else "file"), data.removesuffix(b"\r\n")
-    raise FakeError(400, "No file in the form")
+        name = re.search(rb'\bname="([^"]*)"', head)
+        if sep and name:
+            file = re.search(rb'filename="([^"]*)"', head)
+            filename = file.group(1).decode() if file else None
+            fields[name.group(1).decode()] = (filename, data.removesuffix(b"\r\n"))
+    return fields
 
 
 async def _body(receive: Receive) -> bytes:
