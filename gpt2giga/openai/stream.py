@@ -42,6 +42,8 @@ class StreamTranslator:
         )
         self._id = completion_id
         self._created = created
+        # GigaChat names the model it answered with; until it does, the one asked for.
+        self._asked_model = prepared.request.model or ""
         self._include_usage = include_usage
         self._started = False
         self._finished = False
@@ -51,8 +53,12 @@ class StreamTranslator:
     def _chunk(self, delta: oai.Delta, finish: str | None = None) -> oai.ChatCompletionChunk:
         choice = oai.ChunkChoice(index=0, delta=delta, finish_reason=finish)
         return oai.ChatCompletionChunk(
-            id=self._id, created=self._created, model=self._reader.model, choices=[choice]
+            id=self._id, created=self._created, model=self._model, choices=[choice]
         )
+
+    @property
+    def _model(self) -> str:
+        return self._reader.model or self._asked_model
 
     def feed(self, chunk: giga.ChatCompletionChunk) -> list[Event]:
         events: list[Event] = []
@@ -86,7 +92,7 @@ class StreamTranslator:
                 oai.ChatCompletionChunk(
                     id=self._id,
                     created=self._created,
-                    model=self._reader.model,
+                    model=self._model,
                     choices=[],
                     usage=translate.usage(piece.usage),
                 )

@@ -34,18 +34,21 @@ IGNORED = (
     "n", "logprobs", "top_logprobs", "logit_bias", "seed", "user", "metadata", "service_tier",
     "parallel_tool_calls", "frequency_penalty", "presence_penalty", "store", "modalities",
     "prediction", "audio", "web_search_options", "verbosity", "prompt_cache_key",
-    "safety_identifier", "stream_options",
+    "safety_identifier",
 )  # fmt: skip
 
 
 def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepared:
+    if not req.messages:
+        raise errors.BadRequest("`messages` must contain at least one message", param="messages")
     specs = _function_specs(req, opts)
+    client_names = [s.name for s in specs]
     fmt, config, structured_name = _response_format(req, opts, specs)
     if config is None:
-        config = _tool_config(req, specs)
-    effort = req.reasoning_effort or (req.reasoning.effort if req.reasoning else None)
-    if req.reasoning is not None and req.reasoning.enabled is False:
-        effort = "none"
+        config = _tool_config(req, client_names)
+        if structured_name is not None and config is not None and config.mode == "none":
+            # No client tool may be called, but the answer must still be the schema's JSON.
+            config = giga.ChatToolConfig(mode="forced", function_name=structured_name)
     max_tokens = (
         req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     )
@@ -57,7 +60,7 @@ def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepar
             temperature=req.temperature,
             top_p=req.top_p,
             max_tokens=max_tokens,
-            reasoning=build.effort(effort, opts),
+            reasoning=build.effort(_effort(req), opts),
             response_format=fmt,
         ),
         tools=build.tools(specs),
@@ -70,6 +73,21 @@ def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepar
         stops=[s for s in stops if s],
         ignored=ignored_fields(req),
     )
+
+
+def _effort(req: oai.ChatCompletionRequest) -> str | None:
+    """The client's reasoning wish as one effort word (None: it expressed none)."""
+    reasoning = req.reasoning
+    if reasoning is not None and reasoning.enabled is False:
+        return "none"
+    effort = req.reasoning_effort or (reasoning.effort if reasoning else None)
+    if effort is None and reasoning is not None:
+        # OpenRouter's `reasoning: {max_tokens}` / `{enabled: true}` ask for reasoning
+        # without naming an effort.
+        effort = build.effort_for_budget(reasoning.max_tokens)
+        if effort is None and reasoning.enabled:
+            effort = "medium"
+    return effort
 
 
 def ignored_fields(req: oai.ChatCompletionRequest) -> list[str]:
@@ -89,27 +107,36 @@ def _raw(value: msgspec.Raw) -> bytes | None:
     return raw if raw and raw != b"null" else None
 
 
-def _tool_config(
-    req: oai.ChatCompletionRequest, specs: list[giga.ChatFunctionSpecification]
-) -> giga.ChatToolConfig | None:
+def _tool_config(req: oai.ChatCompletionRequest, names: list[str]) -> giga.ChatToolConfig | None:
+    """`tool_choice` (or legacy `function_call`) over the client's own functions, `names`."""
     choice = req.tool_choice if req.tool_choice is not None else req.function_call
-    if choice is None or not specs:
+    if choice is None or not names:
         return None
     if isinstance(choice, oai.NamedToolChoice):
-        name = choice.function.name if choice.function else None
-        if name is None:
-            raise errors.Unsupported(f"tool_choice of type {choice.type!r} is not supported")
-        return build.tool_config("forced", name)
+        if choice.function is None:
+            raise errors.Unsupported(
+                f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
+            )
+        return _forced(choice.function.name, names)
     if isinstance(choice, oai.NamedFunction):
-        return build.tool_config("forced", choice.name)
+        return _forced(choice.name, names)
     if choice == "required":
-        name = build.require_one([s.name for s in specs], "tool_choice 'required'")
+        name = build.require_one(names, "tool_choice 'required'")
         return giga.ChatToolConfig(mode="forced", function_name=name)
     if choice == "auto":
         return build.tool_config("auto")
     if choice == "none":
         return build.tool_config("none")
     raise errors.BadRequest(f"Invalid tool_choice {choice!r}", param="tool_choice")
+
+
+def _forced(name: str, names: list[str]) -> giga.ChatToolConfig | None:
+    if build.to_giga_name(name) not in names:
+        raise errors.BadRequest(
+            f"tool_choice names the function {name!r}, which is not among the tools",
+            param="tool_choice",
+        )
+    return build.tool_config("forced", name)
 
 
 def _response_format(
@@ -143,9 +170,10 @@ def messages(items: list[oai.Message]) -> list[giga.ChatMessage]:
         elif isinstance(msg, oai.UserMessage):
             out.append(build.text_message("user", _text(msg.content, i)))
         elif isinstance(msg, oai.AssistantMessage):
-            out.append(_assistant(msg, names))
+            out.append(_assistant(msg, i, names))
         elif isinstance(msg, oai.ToolMessage):
-            name = names.get(msg.tool_call_id, "function")
+            # An id the history never issued: the latest call is the best guess for its name.
+            name = names.get(msg.tool_call_id) or next(reversed(names.values()), "function")
             part = build.result_part(name, _text(msg.content, i))
             out.append(
                 giga.ChatMessage(
@@ -161,8 +189,8 @@ def messages(items: list[oai.Message]) -> list[giga.ChatMessage]:
     return build.merge_system(system) + out
 
 
-def _assistant(msg: oai.AssistantMessage, names: dict[str, str]) -> giga.ChatMessage:
-    text = _text(msg.content, -1) if msg.content is not None else ""
+def _assistant(msg: oai.AssistantMessage, i: int, names: dict[str, str]) -> giga.ChatMessage:
+    text = _text(msg.content, i)
     parts = [giga.ChatContentPart(text=text)] if text else []
     state = None
     calls = [(c.id, c.function) for c in msg.tool_calls or ()]
@@ -170,20 +198,23 @@ def _assistant(msg: oai.AssistantMessage, names: dict[str, str]) -> giga.ChatMes
         calls.append(("", msg.function_call))
     for call_id, fn in calls:
         names[call_id] = fn.name
-        parts.append(build.call_part(fn.name, _arguments(fn.arguments)))
+        parts.append(build.call_part(fn.name, _arguments(fn.arguments, i)))
         state = state or answer.state_of(call_id)
     if not parts:
         parts.append(giga.ChatContentPart(text=""))
     return giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)
 
 
-def _arguments(arguments: str | dict[str, object]) -> object:
+def _arguments(arguments: str | dict[str, object], i: int) -> object:
     if isinstance(arguments, dict):
         return arguments
     try:
         value = _decode_any(arguments) if arguments.strip() else {}
     except msgspec.DecodeError:
-        raise errors.BadRequest("tool_calls[].function.arguments is not valid JSON") from None
+        raise errors.BadRequest(
+            f"messages[{i}]: function arguments are not valid JSON",
+            param=f"messages[{i}].tool_calls",
+        ) from None
     return value if isinstance(value, dict) else {"value": value}
 
 

@@ -173,7 +173,8 @@ class Reasoning(_In, kw_only=True):
 class ChatCompletionRequest(_In, kw_only=True):
     messages: list[Message]
     model: str | None = None
-    stream: bool = False
+    # Some clients send every unset field as null; null means the default here.
+    stream: bool | None = None
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
@@ -214,7 +215,7 @@ class EmbeddingsRequest(_In, kw_only=True):
     # allows one array type in a union, so the list is checked by the handler.
     input: str | list[Any]
     model: str | None = None
-    encoding_format: Literal["float", "base64"] = "float"
+    encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = None
     user: str | None = None
 
