@@ -16,8 +16,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple
 
-import msgspec
-
 from gpt2giga import errors
 from gpt2giga.asgi import (
     Contract,
@@ -51,10 +49,28 @@ class Route(NamedTuple):
 
 RouteSpec = tuple[str, str, Handler, Dialect | None]
 
-_encode = msgspec.json.Encoder().encode
 
-ERROR_BODY: dict[Dialect, Callable[[errors.GatewayError], bytes]] = {
-    "openai": openai_translate.error_body,
+class DialectSpec(NamedTuple):
+    """What the app needs from a dialect: its routes, its error shape, its model list."""
+
+    routes: list[tuple[str, str, Handler]]
+    error_body: Callable[[errors.GatewayError], bytes]
+    list_models: Handler
+    get_model: Handler
+    error_status: Callable[[errors.GatewayError], int] = lambda err: err.status
+
+
+DIALECTS: dict[Dialect, DialectSpec] = {
+    "openai": DialectSpec(
+        routes=[
+            ("POST", "/chat/completions", openai.chat_completions),
+            ("POST", "/embeddings", openai.embeddings),
+            ("GET", "/model/info", openai.model_info),
+        ],
+        error_body=openai_translate.error_body,
+        list_models=openai.list_models,
+        get_model=openai.get_model,
+    ),
 }
 
 
@@ -62,20 +78,19 @@ async def health(ctx: Context, request: Request) -> Response:
     return Response(b'{"status":"ok"}')
 
 
-async def models(ctx: Context, request: Request) -> Response:
-    return await openai.list_models(ctx, request)
+async def models(ctx: Context, request: Request) -> Response | StreamResponse:
+    """`/models` is shared: Anthropic and Google clients get their own shapes."""
+    return await DIALECTS[sniff(request.scope)].list_models(ctx, request)
 
 
-async def model(ctx: Context, request: Request) -> Response:
-    return await openai.get_model(ctx, request)
+async def model(ctx: Context, request: Request) -> Response | StreamResponse:
+    return await DIALECTS[sniff(request.scope)].get_model(ctx, request)
 
 
 ROUTES: list[RouteSpec] = [
-    ("POST", "/chat/completions", openai.chat_completions, "openai"),
-    ("POST", "/embeddings", openai.embeddings, "openai"),
+    *[(m, path, h, name) for name, spec in DIALECTS.items() for m, path, h in spec.routes],
     ("GET", "/models", models, None),
     ("GET", "/models/{model:path}", model, None),
-    ("GET", "/model/info", openai.model_info, "openai"),
 ]
 PUBLIC: list[RouteSpec] = [
     ("GET", "/health", health, None),
@@ -273,13 +288,13 @@ class App:
         raise errors.Unauthorized("Invalid or missing API key")
 
     def error_response(self, dialect: Dialect, err: errors.GatewayError) -> Response:
-        body = ERROR_BODY.get(dialect, openai_translate.error_body)(err)
+        spec = DIALECTS.get(dialect, DIALECTS["openai"])
         headers = []
         if err.retry_after is not None:
             headers.append((b"retry-after", str(max(1, round(err.retry_after))).encode()))
         if isinstance(err, errors.MethodNotAllowed):
             headers.append((b"allow", err.message.rpartition("use ")[2].encode()))
-        return Response(body, status=err.status, headers=headers)
+        return Response(spec.error_body(err), status=spec.error_status(err), headers=headers)
 
 
 def from_environment() -> App:

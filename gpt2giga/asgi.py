@@ -93,6 +93,14 @@ def _param(message: str) -> str | None:
     return path or None
 
 
+IGNORED_HEADER = b"x-gpt2giga-ignored"
+
+
+def ignored_header(ignored: list[str]) -> Headers:
+    """The request fields GigaChat could not apply, for the caller to see."""
+    return [(IGNORED_HEADER, ", ".join(ignored).encode())] if ignored else []
+
+
 def header_map(raw: Headers) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw}
 

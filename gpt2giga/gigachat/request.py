@@ -235,3 +235,32 @@ def result_part(name: str, output: object) -> giga.ChatContentPart:
             name=to_giga_name(name), result=result_object(output)
         )
     )
+
+
+def texts_to_count(req: giga.ChatCompletionRequest) -> list[str]:
+    """What the model reads of a translated request, as texts for GigaChat's tokens/count.
+
+    Counting the translated request (not the client's) counts what GigaChat
+    will really see: the merged system message, calls, results and the
+    normalised function definitions.
+    """
+    texts: list[str] = []
+    for message in req.messages:
+        for part in message.content if isinstance(message.content, list) else ():
+            if part.text:
+                texts.append(part.text)
+            if part.function_call is not None:
+                texts.append(_json(part.function_call))
+            if part.function_result is not None:
+                texts.append(_json(part.function_result))
+        if isinstance(message.content, str) and message.content:
+            texts.append(message.content)
+    for tool in req.tools or ():
+        texts.extend(
+            _json(spec) for spec in (tool.functions.specifications or ()) if tool.functions
+        )
+    return texts or [""]
+
+
+def _json(value: object) -> str:
+    return msgspec.json.encode(value).decode()

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import UNSET
 
 from gpt2giga import errors, sse
-from gpt2giga.asgi import Headers, Request, Response, StreamResponse, parse
+from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
 from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import wire as giga
@@ -24,13 +24,6 @@ from gpt2giga.openai import wire as oai
 _decode_chat = msgspec.json.Decoder(oai.ChatCompletionRequest).decode
 _decode_embeddings = msgspec.json.Decoder(oai.EmbeddingsRequest).decode
 _encode = msgspec.json.Encoder().encode
-
-IGNORED_HEADER = b"x-gpt2giga-ignored"
-
-
-def ignored_header(ignored: list[str]) -> Headers:
-    """The request fields GigaChat could not apply, for the caller to see."""
-    return [(IGNORED_HEADER, ", ".join(ignored).encode())] if ignored else []
 
 
 async def chat_completions(ctx: Context, request: Request) -> Response | StreamResponse:

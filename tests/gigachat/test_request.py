@@ -311,3 +311,37 @@ def test_call_part_renames_reserved_names() -> None:
     assert as_json(build.call_part("web_search", {"q": "x"})) == {
         "function_call": {"name": "user_web_search", "arguments": {"q": "x"}}
     }
+
+
+def test_texts_to_count_cover_what_the_model_reads() -> None:
+    spec = giga.ChatFunctionSpecification(name="f", parameters={"type": "object", "properties": {}})
+    req = giga.ChatCompletionRequest(
+        messages=[
+            giga.ChatMessage(role="system", content=[giga.ChatContentPart(text="Be brief.")]),
+            giga.ChatMessage(
+                role="assistant",
+                content=[
+                    giga.ChatContentPart(text="Calling"),
+                    giga.ChatContentPart(
+                        function_call=giga.ChatFunctionCall(name="f", arguments={"a": 1})
+                    ),
+                ],
+            ),
+            giga.ChatMessage(
+                role="tool",
+                content=[
+                    giga.ChatContentPart(
+                        function_result=giga.ChatFunctionResult(name="f", result={"ok": True})
+                    )
+                ],
+            ),
+        ],
+        tools=[giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=[spec]))],
+    )
+    assert build.texts_to_count(req) == [
+        "Be brief.",
+        "Calling",
+        '{"name":"f","arguments":{"a":1}}',
+        '{"name":"f","result":{"ok":true}}',
+        '{"name":"f","parameters":{"type":"object","properties":{}}}',
+    ]
