@@ -256,9 +256,8 @@ def texts_to_count(req: giga.ChatCompletionRequest) -> list[str]:
         if isinstance(message.content, str) and message.content:
             texts.append(message.content)
     for tool in req.tools or ():
-        texts.extend(
-            _json(spec) for spec in (tool.functions.specifications or ()) if tool.functions
-        )
+        if tool.functions is not None:
+            texts.extend(_json(spec) for spec in tool.functions.specifications or ())
     return texts or [""]
 
 
