@@ -105,6 +105,10 @@ def _embedding_ignored(items: list[gem.EmbedContentRequest]) -> list[str]:
 async def _embed(ctx: Context, request: Request, texts: list[str]) -> list[gem.ContentEmbedding]:
     model = _embedding_model(ctx, request)
     result = await ctx.upstream.embeddings(model, texts, ctx.auth_for(request))
+    if len(result.data) != len(texts):
+        raise errors.UpstreamError(
+            f"GigaChat returned {len(result.data)} embeddings for {len(texts)} texts"
+        )
     ordered = sorted(result.data, key=lambda e: e.index)
     return [gem.ContentEmbedding(values=e.embedding) for e in ordered]
 

@@ -165,10 +165,14 @@ def ignored_fields(req: gem.GenerateContentRequest) -> list[str]:
     gen = req.generation_config
     if gen is not None:
         ignored += [
-            f"generationConfig.{wire}" for attr, wire in IGNORED_CONFIG if getattr(gen, attr)
+            f"generationConfig.{wire}"
+            for attr, wire in IGNORED_CONFIG
+            if getattr(gen, attr) is not None
         ]
     for tool in req.tools or ():
-        ignored += [f"tools.{wire}" for attr, wire in IGNORED_TOOLS if getattr(tool, attr)]
+        ignored += [
+            f"tools.{wire}" for attr, wire in IGNORED_TOOLS if getattr(tool, attr) is not None
+        ]
     return list(dict.fromkeys(ignored))
 
 
