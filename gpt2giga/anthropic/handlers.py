@@ -20,10 +20,6 @@ _decode_messages = msgspec.json.Decoder(ant.MessagesRequest).decode
 _decode_count = msgspec.json.Decoder(ant.CountTokensRequest).decode
 _encode = msgspec.json.Encoder().encode
 
-# Seconds of upstream silence before a `ping` goes out. GigaChat can think for
-# minutes before its first token; Claude Code and HTTP proxies give up on a
-# stream that sends nothing for a while (Anthropic pings about this often).
-KEEPALIVE_S = 10.0
 # Models have no release date in GigaChat's catalog; Anthropic's API documents
 # the epoch for "unknown".
 UNKNOWN_DATE = "1970-01-01T00:00:00Z"
@@ -45,7 +41,10 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     if req.stream:
         upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
         translator = stream.StreamTranslator(prepared, message_id)
-        chunks = sse.relay(upstream, translator, stream.frame, KEEPALIVE_S, stream.PING_FRAME)
+        # GigaChat can think for minutes before its first token; Claude Code and
+        # HTTP proxies drop a stream that stays silent, so `ping` fills the gaps.
+        keepalive = ctx.settings.proxy.stream_keepalive_seconds or None
+        chunks = sse.relay(upstream, translator, stream.frame, keepalive, stream.PING_FRAME)
         return StreamResponse(chunks, headers)
     resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
     reply = answer.reply(resp, prepared, "toolu_", message_id.removeprefix("msg_"))
