@@ -108,7 +108,7 @@ PUBLIC: list[RouteSpec] = [
     ("GET", "/health", health, None),
     ("GET", "/ping", health, None),
     ("POST", "/ping", health, None),
-    # Claude Code probes `HEAD /api/hello` before it starts, maybe without the key.
+    # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
     ("GET", "/api/hello", anthropic.hello, "anthropic"),
 ]
 
