@@ -71,6 +71,9 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     disable_reasoning: bool = False
     model_aliases: dict[str, str] = {}
     shutdown_timeout_seconds: float = 10.0
+    # Seconds of upstream silence before a stream sends a keep-alive (dialects
+    # with a ping event); 0 turns it off.
+    stream_keepalive_seconds: float = 10.0
     demo: bool = False
 
 
@@ -238,6 +241,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError("GPT2GIGA_MAX_REQUEST_BODY_BYTES: expected at least 1024")
     if proxy.default_max_tokens is not None and proxy.default_max_tokens < 1:
         raise ConfigError("GPT2GIGA_DEFAULT_MAX_TOKENS: expected a positive integer")
+    if proxy.stream_keepalive_seconds < 0:
+        raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
