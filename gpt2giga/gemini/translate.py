@@ -189,13 +189,13 @@ def _raw(value: msgspec.Raw) -> bytes | None:
 
 
 def _parameters(decl: gem.FunctionDeclaration) -> bytes | None:
-    plain, json_schema = _raw(decl.parameters), _raw(decl.parameters_json_schema)
-    if plain is not None and json_schema is not None:
+    plain, standard = _raw(decl.parameters), _raw(decl.parameters_json_schema)
+    if plain is not None and standard is not None:
         raise errors.BadRequest(
             f"function {decl.name!r}: set `parameters` or `parametersJsonSchema`, not both",
             param="tools.functionDeclarations",
         )
-    return json_schema if json_schema is not None else plain
+    return standard if standard is not None else plain
 
 
 def _offered(
@@ -254,13 +254,13 @@ def _builtins(tools: list[gem.Tool], opts: build.Options) -> tuple[list[giga.Cha
 
 def _response_schema(gen: gem.GenerationConfig) -> bytes | None:
     """The schema the answer's JSON must match, or None for a text answer."""
-    plain, json_schema = _raw(gen.response_schema), _raw(gen.response_json_schema)
-    if plain is not None and json_schema is not None:
+    plain, standard = _raw(gen.response_schema), _raw(gen.response_json_schema)
+    if plain is not None and standard is not None:
         raise errors.BadRequest(
             "set `responseSchema` or `responseJsonSchema`, not both",
             param="generationConfig.responseJsonSchema",
         )
-    schema = json_schema if json_schema is not None else plain
+    schema = standard if standard is not None else plain
     mime = (gen.response_mime_type or "text/plain").lower()
     if mime == "application/json":
         if schema is None:

@@ -112,13 +112,18 @@ def reply(
     out.calls = calls
     if raw_calls and not calls and out.finish == "function_call":
         out.finish = "stop"
+    _final_text(out, prepared)
+    return out
+
+
+def _final_text(out: Reply, prepared: Prepared) -> None:
+    """The client's JSON unwrapped, then cut at the first stop sequence."""
     if prepared.unwrap is not None and out.text:
         out.text = unwrap(out.text, prepared.unwrap)
     if prepared.stops and out.text:
         out.text, out.stop_sequence = cut_at_stop(out.text, prepared.stops)
         if out.stop_sequence is not None:
             out.finish = "stop"
-    return out
 
 
 def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
