@@ -73,9 +73,16 @@ async def stream_generate_content(ctx: Context, request: Request) -> StreamRespo
 
 
 async def _array(chunks: AsyncIterator[bytes], framer: stream.ArrayFrame) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        yield chunk
-    yield framer.close()
+    """The relayed elements, then the array's closing bracket."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+        yield framer.close()
+    finally:
+        # Closed from outside (the client left), the relay must still close the upstream.
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def count_tokens(ctx: Context, request: Request) -> Response:

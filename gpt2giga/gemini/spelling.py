@@ -39,7 +39,20 @@ CAMEL = {
     for field in msgspec.structs.fields(struct)
     if field.name != field.encode_name
 }
-_SNAKE_KEY = re.compile(rb'"(?:' + b"|".join(n.encode() for n in CAMEL) + rb')"\s*:')
+_NAMES = frozenset(name.encode() for name in CAMEL)
+# Scanning for the last word of a name is about ten times faster than an
+# alternation of whole names (the scan is anchored on `_`); a hit is checked whole.
+_ENDINGS = sorted({name.rsplit(b"_", 1)[1] for name in _NAMES}, key=len, reverse=True)
+_SNAKE_END = re.compile(rb"_(?:" + b"|".join(_ENDINGS) + rb')(?="\s*:)')
+
+
+def has_snake_names(body: bytes) -> bool:
+    """Whether the body uses a proto (snake_case) field name anywhere as a key."""
+    for found in _SNAKE_END.finditer(body):
+        start = body.rfind(b'"', 0, found.start()) + 1
+        if body[start : found.end()] in _NAMES:
+            return True
+    return False
 
 
 def _rename(value: Any) -> Any:
@@ -59,7 +72,7 @@ def decoder(kind: type[T]) -> Callable[[bytes], T]:
     decode = msgspec.json.Decoder(kind).decode
 
     def read(body: bytes) -> T:
-        if _SNAKE_KEY.search(body) is None:
+        if not has_snake_names(body):
             return decode(body)
         try:
             value = _decode_any(body)

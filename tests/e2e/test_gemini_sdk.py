@@ -253,11 +253,14 @@ def test_api_key_is_required_when_enabled(start_gateway: GatewayFactory) -> None
     assert (caught.value.code, caught.value.status) == (401, "UNAUTHENTICATED")
 
 
-def test_client_disconnect_cancels_the_upstream_stream(start_gateway: GatewayFactory) -> None:
+@pytest.mark.parametrize("query", ["?alt=sse", ""], ids=["sse", "json-array"])
+def test_client_disconnect_cancels_the_upstream_stream(
+    start_gateway: GatewayFactory, query: str
+) -> None:
     with SlowUpstream() as slow:
         server = start_gateway(upstream=slow.url)
         body = {"contents": [{"role": "user", "parts": [{"text": "go"}]}]}
-        path = f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse"
+        path = f"/v1beta/models/{MODEL}:streamGenerateContent{query}"
         with (
             httpx.Client(base_url=server.url) as http,
             http.stream("POST", path, json=body) as response,

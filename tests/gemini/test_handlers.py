@@ -20,6 +20,7 @@ import respx
 from google.genai import models as genai_models
 from google.genai import types
 
+from gpt2giga.gemini import handlers, stream
 from gpt2giga.gigachat.fake import FakeGigaChat
 from tests.conftest import BASE, V1_CHAT, V2_CHAT, sent_json, sse_events
 
@@ -318,6 +319,22 @@ async def test_stream_failing_before_the_first_byte_is_a_plain_error(
     assert r.headers["content-type"] == "application/json"
     assert r.headers["retry-after"] == "3"
     assert "Too many requests" in error_of(r, 429, "RESOURCE_EXHAUSTED")
+
+
+async def test_a_json_array_closed_early_still_closes_the_relay() -> None:
+    closed = []
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            yield b'[{"n":1}'
+            yield b',\r\n{"n":2}'
+        finally:
+            closed.append(True)
+
+    chunks = handlers._array(relay(), stream.ArrayFrame())
+    assert await anext(chunks) == b'[{"n":1}'
+    await chunks.aclose()  # type: ignore[attr-defined]
+    assert closed == [True]
 
 
 # --- requests that never reach GigaChat ----------------------------------------------------

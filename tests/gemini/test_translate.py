@@ -329,6 +329,20 @@ def test_snake_case_field_names_read_as_camel_case_and_client_data_is_kept() -> 
     assert translate.wants_thoughts(snake)
 
 
+@pytest.mark.parametrize(
+    ("body", "snake"),
+    [
+        (b'{"generation_config": {}}', True),
+        (b'{"generationConfig": {"top_p" : 1}}', True),
+        (b'{"contents": [{"parts": [{"text": "say \\"top_p\\": 1"}]}]}', False),
+        (b'{"args": {"my_top_p": 1, "file_path": "x"}}', False),
+        (b'{"generationConfig": {"topP": 1}}', False),
+    ],
+)
+def test_snake_case_names_are_spotted_only_as_keys(body: bytes, snake: bool) -> None:
+    assert spelling.has_snake_names(body) is snake
+
+
 def test_snake_case_body_errors_still_name_the_field() -> None:
     from gpt2giga.asgi import parse
 
