@@ -661,43 +661,55 @@ async def test_get_model_by_name_alias_or_not_at_all(
 
 
 # --- a Gemini CLI turn, through the fake GigaChat --------------------------------------------
+# Recorded from Gemini CLI 0.61 (system prompt shortened, 8 of its 15 tools kept).
 
 CLI = json.loads((FIXTURES / "gemini" / "cli_request.json").read_text(encoding="utf-8"))
-CLI_PATH = "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+CLI_PATH = "/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse"
 ALIASES = '{"gemini-*": "GigaChat-2-Max"}'
+PLACEHOLDER_STATE = "5a95fc3a-8e44-3f65-d95a-43eaf4f95e16"
+ACTIVATE_SKILL = {
+    "name": "activate_skill",
+    "description": CLI["tools"][0]["functionDeclarations"][-1]["description"],
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "name": {
+                "type": "string",
+                "enum": ["skill-creator", "antigravity-support"],
+                "description": "The name of the skill to activate.",
+            }
+        },
+        "required": ["name"],
+    },
+}
+
+
+def parts(received: list[Any], thought: bool) -> list[Any]:
+    return [
+        p
+        for e in received
+        for p in e["candidates"][0]["content"]["parts"]
+        if bool(p.get("thought")) is thought
+    ]
 
 
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 async def test_gemini_cli_turn_round_trips(gateway: App, fake: FakeGigaChat, contract: str) -> None:
-    first_turn = {**CLI, "contents": CLI["contents"][:3]}
+    first_turn = {**CLI, "contents": CLI["contents"][:1]}
     async with gateway(GPT2GIGA_MODEL_ALIASES=ALIASES, GPT2GIGA_GIGACHAT_API_MODE=contract) as c:
         r = await c.post(CLI_PATH, json=first_turn)
+        assert r.headers["x-gpt2giga-ignored"] == "generationConfig.topK"
         received = events(r)
-        [call] = [
-            p
-            for e in received
-            for p in e["candidates"][0]["content"]["parts"]
-            if "functionCall" in p
-        ]
-        thoughts = [
-            p["text"]
-            for e in received
-            for p in e["candidates"][0]["content"]["parts"]
-            if p.get("thought")
-        ]
+        [call] = parts(received, thought=False)
+        [thought] = parts(received, thought=True)
         assert call["functionCall"]["name"] == "list_directory"
-        assert thoughts == ["The user wrote 6 words; I answer plainly."]
+        assert thought["text"].startswith("The user wrote ")
         assert received[-1]["candidates"][0]["finishReason"] == "STOP"
         state = call["functionCall"]["id"].removeprefix("call_")
-        # Gemini CLI echoes the call with a thought signature, then the tool's output.
-        turn = json.loads(json.dumps(CLI).replace("5a95fc3a-8e44-3f65-d95a-43eaf4f95e16", state))
+        # Gemini CLI echoes the call (with a thought signature of its own), then the output.
+        turn = json.loads(json.dumps(CLI).replace(PLACEHOLDER_STATE, state))
         r = await c.post(CLI_PATH, json=turn)
-    text = "".join(
-        p.get("text", "")
-        for e in events(r)
-        for p in e["candidates"][0]["content"]["parts"]
-        if not p.get("thought")
-    )
+    text = "".join(p["text"] for p in parts(events(r), thought=False))
     assert text == (
         'Done: list_directory returned {"output":"Directory listing for '
         '/home/user/project/src:\\nmain.py\\nutils.py"}.'
@@ -705,17 +717,17 @@ async def test_gemini_cli_turn_round_trips(gateway: App, fake: FakeGigaChat, con
     sent_contract, sent = fake.requests[-1]
     assert sent_contract == contract
     upstream = msgspec.json.decode(sent)
-    assert b"thoughtSignature" not in sent and b"c2tpcF90aG91Z2h0" not in sent
-    assert b"I should look at the src directory" not in sent
+    assert b"skip_thought_signature_validator" not in sent
+    result = CLI["contents"][2]["parts"][0]["functionResponse"]["response"]
     if contract == "v2":
-        assert upstream["messages"][4:] == [
+        assert upstream["messages"][2:] == [
             {
                 "role": "assistant",
                 "content": [
                     {
                         "function_call": {
                             "name": "list_directory",
-                            "arguments": {"path": "/home/user/project/src"},
+                            "arguments": {"dir_path": "/home/user/project/src"},
                         }
                     }
                 ],
@@ -723,23 +735,23 @@ async def test_gemini_cli_turn_round_trips(gateway: App, fake: FakeGigaChat, con
             },
             {
                 "role": "tool",
-                "content": [
-                    {
-                        "function_result": {
-                            "name": "list_directory",
-                            "result": CLI["contents"][4]["parts"][0]["functionResponse"][
-                                "response"
-                            ],
-                        }
-                    }
-                ],
+                "content": [{"function_result": {"name": "list_directory", "result": result}}],
                 "tools_state_id": state,
             },
         ]
-        assert len(upstream["tools"][0]["functions"]["specifications"]) == 8
-        assert upstream["model_options"] == {"top_p": 0.0, "reasoning": {"effort": "medium"}}
+        specs = upstream["tools"][0]["functions"]["specifications"]
+        assert (len(specs), specs[-1]) == (8, ACTIVATE_SKILL)
+        assert upstream["model_options"] == {
+            "temperature": 1.0,
+            "top_p": 0.95,
+            "reasoning": {"effort": "high"},
+        }
     else:
-        assert upstream["messages"][4]["functions_state_id"] == state
-        assert upstream["messages"][5]["role"] == "function"
-        assert len(upstream["functions"]) == 8
-        assert (upstream["top_p"], upstream["reasoning_effort"]) == (0.0, "medium")
+        assert upstream["messages"][2]["functions_state_id"] == state
+        assert upstream["messages"][3] == {
+            "role": "function",
+            "name": "list_directory",
+            "content": json.dumps(result, ensure_ascii=False, separators=(",", ":")),
+        }
+        assert (len(upstream["functions"]), upstream["functions"][-1]) == (8, ACTIVATE_SKILL)
+        assert (upstream["top_p"], upstream["reasoning_effort"]) == (0.95, "high")
