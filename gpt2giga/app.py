@@ -33,6 +33,8 @@ from gpt2giga.asgi import (
 )
 from gpt2giga.config import Settings, auth_required
 from gpt2giga.context import Context
+from gpt2giga.gemini import handlers as gemini
+from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat.client import GigaChatClient, build_pool
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import translate as openai_translate
@@ -82,6 +84,19 @@ DIALECTS: dict[Dialect, DialectSpec] = {
         list_models=anthropic.list_models,
         get_model=anthropic.get_model,
         error_status=anthropic_translate.error_status,
+    ),
+    "gemini": DialectSpec(
+        routes=[
+            ("POST", "/models/{model:path}:generateContent", gemini.generate_content),
+            ("POST", "/models/{model:path}:streamGenerateContent", gemini.stream_generate_content),
+            ("POST", "/models/{model:path}:countTokens", gemini.count_tokens),
+            ("POST", "/models/{model:path}:embedContent", gemini.embed_content),
+            ("POST", "/models/{model:path}:batchEmbedContents", gemini.batch_embed_contents),
+        ],
+        error_body=gemini_translate.error_body,
+        list_models=gemini.list_models,
+        get_model=gemini.get_model,
+        error_status=gemini_translate.error_status,
     ),
 }
 

@@ -18,6 +18,7 @@ from gpt2giga.gigachat.contract import state_id
 from gpt2giga.gigachat.request import Prepared, from_giga_name
 
 _encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 _UUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _UUID = re.compile(f"^{_UUID_TEXT}$")
 # `call_id`'s output: any prefix (even none, or one with underscores), the state id, `__n`.
@@ -40,6 +41,15 @@ def state_of(client_id: str) -> str | None:
     """GigaChat's state id inside an id made by `call_id`, if any."""
     match = _STATE.search(client_id)
     return match.group(1) if match else None
+
+
+def unwrap(text: str, key: str) -> str:
+    """The client's JSON value out of the object GigaChat was asked for (`Prepared.unwrap`)."""
+    try:
+        value = _decode(text)
+    except msgspec.DecodeError:
+        return text
+    return _encode(value[key]).decode() if isinstance(value, dict) and key in value else text
 
 
 def arguments_text(arguments: object) -> str:
@@ -102,11 +112,18 @@ def reply(
     out.calls = calls
     if raw_calls and not calls and out.finish == "function_call":
         out.finish = "stop"
+    _final_text(out, prepared)
+    return out
+
+
+def _final_text(out: Reply, prepared: Prepared) -> None:
+    """The client's JSON unwrapped, then cut at the first stop sequence."""
+    if prepared.unwrap is not None and out.text:
+        out.text = unwrap(out.text, prepared.unwrap)
     if prepared.stops and out.text:
         out.text, out.stop_sequence = cut_at_stop(out.text, prepared.stops)
         if out.stop_sequence is not None:
             out.finish = "stop"
-    return out
 
 
 def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
@@ -190,6 +207,9 @@ class ChunkReader:
 
     def __init__(self, prepared: Prepared, id_prefix: str, fallback_id: str) -> None:
         self._structured = prepared.structured
+        # Unwrapping needs the whole JSON: the text is held until the answer ends.
+        self._unwrap = prepared.unwrap
+        self._whole = ""
         self._stops = StopScanner(prepared.stops) if prepared.stops else None
         self._prefix = id_prefix
         self._fallback = fallback_id
@@ -237,6 +257,9 @@ class ChunkReader:
         return False
 
     def _text(self, text: str, out: list[Piece]) -> bool:
+        if self._unwrap is not None:
+            self._whole += text
+            return False
         if self._stops is None:
             out.append(TextDelta(text))
             return False
@@ -250,6 +273,10 @@ class ChunkReader:
 
     def _finish(self, reason: str) -> list[Piece]:
         out: list[Piece] = []
+        if self._unwrap is not None and self._whole:
+            whole, key, self._unwrap = self._whole, self._unwrap, None
+            if self._text(unwrap(whole, key), out):
+                return out
         if self._stops is not None:
             rest = self._stops.flush()
             if rest:

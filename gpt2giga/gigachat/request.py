@@ -73,6 +73,9 @@ class Prepared(msgspec.Struct, kw_only=True):
 
     request: giga.ChatCompletionRequest
     structured: str | None = None
+    # The JSON answer is an object holding the client's value under this key: a
+    # schema whose root is not an object was wrapped for GigaChat (`schema.wraps`).
+    unwrap: str | None = None
     stops: list[str] = []
     ignored: list[str] = []
 

@@ -38,12 +38,22 @@ SAFE_INTEGER = 2**53 - 1
 BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
 # Gemini marks a string enum with `format: "enum"`; the enum itself says it.
 GEMINI_ENUM_FORMAT = ("format", "enum")
+# Gemini's Schema as google-genai dumps it (and as Google's parser also takes
+# it) spells its keywords in snake_case.
+SNAKE_KEYWORDS = {
+    "any_of": "anyOf", "max_items": "maxItems", "min_items": "minItems",
+    "max_length": "maxLength", "min_length": "minLength", "max_properties": "maxProperties",
+    "min_properties": "minProperties", "property_ordering": "propertyOrdering",
+    "additional_properties": "additionalProperties", "defs": "$defs", "ref": "$ref",
+}  # fmt: skip
 MAX_DEPTH = 24
 # Nodes written per schema: a schema that reuses `$defs` many times over can
 # expand exponentially once inlined; past this, subtrees become plain objects.
 MAX_NODES = 4096
 CACHE_SIZE = 1024
 EMPTY: Schema = {"type": "object", "properties": {}}
+# GigaChat's parameters are always an object: a bare schema becomes this one field.
+WRAP_KEY = "value"
 
 _cache: dict[tuple[str, bytes], Schema] = {}
 _encode = msgspec.json.Encoder(order="deterministic").encode
@@ -65,14 +75,22 @@ def normalize(schema: Schema | bytes | None, contract: Literal["v1", "v2"]) -> S
     value = _decode(raw) if isinstance(schema, bytes) else schema
     result = _Walk(value, contract).node(value, 0) if isinstance(value, dict) else {}
     if result.get("type", "object") != "object":
-        # GigaChat's parameters are always an object; a bare schema becomes its one field.
-        result = {"type": "object", "properties": {"value": result}, "required": ["value"]}
+        result = {"type": "object", "properties": {WRAP_KEY: result}, "required": [WRAP_KEY]}
     result = {"type": "object", **result}
     result.setdefault("properties", {})
     if len(_cache) >= CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = result
     return result
+
+
+def wraps(schema: Schema | bytes | None) -> bool:
+    """Whether `normalize` puts this schema under `WRAP_KEY` (its root is not an object)."""
+    value = _decode(schema) if isinstance(schema, bytes) else schema
+    if not isinstance(value, dict):
+        return False
+    root, _ = _Walk(value, "v2").expand(value, frozenset(), [])
+    return _type(root.get("type")) not in (None, "object")
 
 
 class _Walk:
@@ -131,6 +149,8 @@ class _Walk:
         means a recursive schema, which ends as a plain object.
         """
         for _ in range(MAX_DEPTH):
+            if not SNAKE_KEYWORDS.keys().isdisjoint(node):
+                node = {SNAKE_KEYWORDS.get(k, k): v for k, v in node.items()}
             ref = node.get("$ref")
             if isinstance(ref, str):
                 rest = {k: v for k, v in node.items() if k != "$ref"}

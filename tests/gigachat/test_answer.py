@@ -405,3 +405,58 @@ def test_reader_keeps_the_last_model_and_usage_seen() -> None:
     assert not reader.done
     (done,) = reader.feed(giga.ChatCompletionChunk(finish_reason="stop"))
     assert done == finish("stop")
+
+
+# --- a wrapped (non-object) structured answer ---------------------------------------------
+
+
+def wrapped(structured: str | None = None, stops: list[str] | None = None) -> Prepared:
+    return Prepared(request=REQ, structured=structured, unwrap="value", stops=stops or [])
+
+
+def test_reply_structured_call_gives_back_the_wrapped_value() -> None:
+    resp = response(
+        message("assistant", part(name="answer", value=[{"city": "Paris"}]), state=STATE),
+        finish="function_call",
+    )
+    out = read(resp, wrapped(structured="answer"))
+    assert (out.text, out.calls, out.finish) == ('[{"city":"Paris"}]', [], "stop")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"value": [1, 2]}', "[1,2]"),
+        ('{"value": "x"}', '"x"'),
+        ('{"other": 1}', '{"other": 1}'),
+        ("[1, 2]", "[1, 2]"),
+        ("not json", "not json"),
+    ],
+)
+def test_reply_native_json_text_is_unwrapped_when_it_can_be(text: str, expected: str) -> None:
+    out = read(response(message("assistant", part(text))), wrapped())
+    assert out.text == expected
+
+
+def test_stream_wrapped_answer_is_held_and_unwrapped_at_finish() -> None:
+    pieces = stream(
+        [
+            chunk(message("reasoning", part("hmm"))),
+            chunk(message("assistant", part('{"value": ['))),
+            chunk(message("assistant", part("1, 2]}"))),
+            chunk(finish="stop", usage=USAGE),
+        ],
+        wrapped(),
+    )
+    assert pieces == [ReasoningDelta("hmm"), TextDelta("[1,2]"), finish("stop")]
+
+
+def test_stream_wrapped_structured_call_and_stop_sequence() -> None:
+    pieces = stream(
+        [
+            chunk(message("assistant", part(name="answer", value=["a", "END", "b"]), state=STATE)),
+            chunk(finish="function_call", usage=USAGE),
+        ],
+        wrapped(structured="answer", stops=["END"]),
+    )
+    assert pieces == [TextDelta('["a","'), finish("stop", "END")]

@@ -283,6 +283,95 @@ def test_a_root_that_is_not_an_object_becomes_its_single_field(
     assert schema.normalize(raw, "v2") == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "wrapped"),
+    [
+        ({"type": "string"}, True),
+        ({"type": "ARRAY", "items": {"type": "OBJECT"}}, True),
+        (b'{"type": ["integer", "null"]}', True),
+        ({"anyOf": [{"type": "null"}, {"type": "number"}]}, True),
+        ({"$ref": "#/$defs/A", "$defs": {"A": {"type": "array"}}}, True),
+        ({"type": "object", "properties": {"value": {"type": "string"}}}, False),
+        ({"properties": {"q": {"type": "string"}}}, False),
+        ({}, False),
+        (None, False),
+        (b"null", False),
+        (b"[]", False),
+    ],
+)
+def test_wraps_says_when_the_root_became_a_value_field(
+    raw: dict[str, Any] | bytes | None, wrapped: bool
+) -> None:
+    assert schema.wraps(raw) is wrapped
+    result = schema.normalize(raw, "v2")  # type: ignore[arg-type]
+    assert (result.get("required") == [schema.WRAP_KEY]) is wrapped
+
+
+# google-genai dumps Gemini's Schema with pydantic's own (snake_case) field names.
+GEMINI_SNAKE = {
+    "type": "OBJECT",
+    "properties": {
+        "tags": {"type": "ARRAY", "items": {"type": "STRING"}, "max_items": 3, "min_items": 1},
+        "name": {"type": "STRING", "min_length": 2, "max_length": 8},
+        "when": {"any_of": [{"type": "STRING"}, {"type": "INTEGER"}]},
+        "max_items": {"type": "INTEGER", "description": "A property, not a keyword"},
+        "meta": {"type": "OBJECT", "additional_properties": True, "min_properties": 1},
+    },
+    "property_ordering": ["tags", "name", "when", "max_items", "meta"],
+    "required": ["tags", "max_items"],
+}
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        (
+            "v2",
+            {
+                "type": "object",
+                "properties": {
+                    "tags": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "maxItems": 3,
+                        "minItems": 1,
+                    },
+                    "name": {"type": "string", "minLength": 2, "maxLength": 8},
+                    "when": {"type": "string", "description": "May also be integer"},
+                    "max_items": {"type": "integer", "description": "A property, not a keyword"},
+                    "meta": {"type": "object", "description": "MinProperties: 1"},
+                },
+                "required": ["tags", "max_items"],
+            },
+        ),
+        (
+            "v1",
+            {
+                "type": "object",
+                "properties": {
+                    "tags": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "MaxItems: 3; minItems: 1",
+                    },
+                    "name": {"type": "string", "description": "MinLength: 2; maxLength: 8"},
+                    "when": {"type": "string", "description": "May also be integer"},
+                    "max_items": {"type": "integer", "description": "A property, not a keyword"},
+                    "meta": {"type": "object", "description": "MinProperties: 1"},
+                },
+                "required": ["tags", "max_items"],
+            },
+        ),
+    ],
+)
+def test_gemini_snake_case_keywords_read_as_their_json_schema_names(
+    contract: str, expected: dict[str, Any]
+) -> None:
+    result = schema.normalize(GEMINI_SNAKE, contract)  # type: ignore[arg-type]
+    assert result == expected
+    accepted_by_sdk(result, contract)
+
+
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 def test_recursive_ref_ends_as_a_plain_object_quickly(contract: str) -> None:
     started = time.perf_counter()

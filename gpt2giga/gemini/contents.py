@@ -1,0 +1,122 @@
+"""Gemini `contents` (the conversation) -> GigaChat messages; the text of a Content.
+
+Pure functions over the wire structs. Function results find GigaChat's state
+id through the id of the call they answer (`answer.call_id` made it), or,
+when the client sent no id, through the open call of the same name.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from gpt2giga import errors
+from gpt2giga.gemini import wire as gem
+from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import request as build
+from gpt2giga.gigachat import wire as giga
+
+
+class _Issued(msgspec.Struct):
+    """A function call in the history, waiting for its result."""
+
+    id: str | None
+    name: str
+    state: str | None
+
+
+def messages(contents: list[gem.Content], system: gem.Content | None) -> list[giga.ChatMessage]:
+    system_texts = [_texts(system, "systemInstruction", "\n")] if system is not None else []
+    out: list[giga.ChatMessage] = []
+    issued: list[_Issued] = []
+    for i, content in enumerate(contents):
+        if content.role == "model":
+            out.extend(_model_turn(content, i, issued))
+        else:
+            out.extend(_user_turn(content, i, issued))
+    return build.merge_system(system_texts) + out
+
+
+def _model_turn(content: gem.Content, i: int, issued: list[_Issued]) -> list[giga.ChatMessage]:
+    # Streamed answers come back as one text part per chunk: they join without a separator.
+    text = _texts(content, f"contents[{i}]", "")
+    parts = [giga.ChatContentPart(text=text)] if text else []
+    state = None
+    for part in content.parts:
+        call = part.function_call
+        if call is None:
+            continue
+        parts.append(build.call_part(call.name, call.args or {}))
+        call_state = answer.state_of(call.id) if call.id else None
+        issued.append(_Issued(call.id, call.name, call_state))
+        state = state or call_state
+    if not parts:  # thoughts only: nothing GigaChat should read
+        return []
+    return [giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)]
+
+
+def _user_turn(content: gem.Content, i: int, issued: list[_Issued]) -> list[giga.ChatMessage]:
+    """Function results first (they answer the previous model turn), then the user's text."""
+    out = []
+    for j, part in enumerate(content.parts):
+        result = part.function_response
+        if result is None:
+            continue
+        if result.parts:
+            raise errors.Unsupported(
+                f"contents[{i}].parts[{j}]: multimodal functionResponse parts are not "
+                "supported by this gateway yet",
+                param=f"contents[{i}].parts[{j}].functionResponse.parts",
+            )
+        state = _state_for(result, issued)
+        output = result.response if result.response is not None else {}
+        out.append(
+            giga.ChatMessage(
+                role="tool", content=[build.result_part(result.name, output)], tools_state_id=state
+            )
+        )
+    text = _texts(content, f"contents[{i}]", "\n")
+    if text:
+        out.append(build.text_message("user", text))
+    return out
+
+
+def _state_for(result: gem.FunctionResponse, issued: list[_Issued]) -> str | None:
+    """GigaChat's state for a result: from its call's id, else the first open call of its name."""
+    match = next((c for c in issued if result.id and c.id == result.id), None)
+    match = match or next((c for c in issued if c.name == result.name), None)
+    if match is not None:
+        issued.remove(match)
+        return match.state or (answer.state_of(result.id) if result.id else None)
+    return answer.state_of(result.id) if result.id else None
+
+
+def _texts(content: gem.Content, where: str, sep: str) -> str:
+    """The content's text parts (thoughts left out); media is refused, naming the part."""
+    texts = []
+    for j, part in enumerate(content.parts):
+        media = "inlineData" if part.inline_data is not None else None
+        media = media or ("fileData" if part.file_data is not None else None)
+        if media is not None:
+            raise errors.Unsupported(
+                f"{where}.parts[{j}]: {media} (images, audio, files) is not supported "
+                "by this gateway yet",
+                param=f"{where}.parts[{j}].{media}",
+            )
+        if part.text and not part.thought:
+            texts.append(part.text)
+    return sep.join(texts)
+
+
+def embedding_text(content: gem.Content, where: str) -> str:
+    """The one text GigaChat embeds for a Content: text parts only."""
+    texts = []
+    for j, part in enumerate(content.parts):
+        if part.text is None:
+            raise errors.Unsupported(
+                f"{where}.parts[{j}]: only text parts can be embedded", param=f"{where}.parts[{j}]"
+            )
+        texts.append(part.text)
+    text = "\n".join(texts)
+    if not text:
+        raise errors.BadRequest(f"{where} has no text to embed", param=f"{where}.parts")
+    return text
