@@ -33,6 +33,7 @@ from gpt2giga.config import Settings, auth_required
 from gpt2giga.context import Context
 from gpt2giga.gigachat.client import GigaChatClient, build_pool
 from gpt2giga.openai import handlers as openai
+from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
 
 log = logging.getLogger("gpt2giga")
@@ -66,6 +67,9 @@ DIALECTS: dict[Dialect, DialectSpec] = {
             ("POST", "/chat/completions", openai.chat_completions),
             ("POST", "/embeddings", openai.embeddings),
             ("GET", "/model/info", openai.model_info),
+            ("POST", "/responses", responses.create),
+            ("GET", "/responses/{response_id}", responses.retrieve),
+            ("DELETE", "/responses/{response_id}", responses.delete),
         ],
         error_body=openai_translate.error_body,
         list_models=openai.list_models,
