@@ -18,6 +18,7 @@ import msgspec
 from gpt2giga import errors, sse
 from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.openai import responses_events as ev
 from gpt2giga.openai import responses_output as out
 from gpt2giga.openai import responses_wire as rsp
 from gpt2giga.openai.responses_translate import Turn
@@ -25,13 +26,13 @@ from gpt2giga.openai.responses_translate import Turn
 _encode = msgspec.json.Encoder().encode
 
 # Progress events per built-in: (item opened, working, done).
-TOOL_EVENTS: dict[str, tuple[type[rsp.ItemEvent], type[rsp.ItemEvent], type[rsp.ItemEvent]]] = {
-    "web_search": (rsp.WebSearchInProgress, rsp.WebSearchSearching, rsp.WebSearchCompleted),
-    "image_generate": (rsp.ImageInProgress, rsp.ImageGenerating, rsp.ImageCompleted),
+TOOL_EVENTS: dict[str, tuple[type[ev.ItemEvent], type[ev.ItemEvent], type[ev.ItemEvent]]] = {
+    "web_search": (ev.WebSearchInProgress, ev.WebSearchSearching, ev.WebSearchCompleted),
+    "image_generate": (ev.ImageInProgress, ev.ImageGenerating, ev.ImageCompleted),
 }
 
 
-def frame(events: list[rsp.StreamEvent]) -> bytes:
+def frame(events: list[ev.StreamEvent]) -> bytes:
     return b"".join(sse.frame(_encode(e), str(e.__struct_config__.tag)) for e in events)
 
 
@@ -66,16 +67,16 @@ class StreamTranslator:
         self._seq += 1
         return self._seq - 1
 
-    def _start(self) -> list[rsp.StreamEvent]:
+    def _start(self) -> list[ev.StreamEvent]:
         if self._started:
             return []
         self._started = True
         return [
-            rsp.ResponseCreated(sequence_number=self._next(), response=self._base),
-            rsp.ResponseInProgress(sequence_number=self._next(), response=self._base),
+            ev.ResponseCreated(sequence_number=self._next(), response=self._base),
+            ev.ResponseInProgress(sequence_number=self._next(), response=self._base),
         ]
 
-    def feed(self, chunk: giga.ChatCompletionChunk) -> list[rsp.StreamEvent]:
+    def feed(self, chunk: giga.ChatCompletionChunk) -> list[ev.StreamEvent]:
         events = self._start()
         self.thread_id = self.thread_id or chunk.thread_id
         events += self._tool_runs(out.tool_runs(chunk.tool_execution, chunk.messages or []))
@@ -83,7 +84,7 @@ class StreamTranslator:
             events += self._piece(piece)
         return events
 
-    def _piece(self, piece: answer.Piece) -> list[rsp.StreamEvent]:
+    def _piece(self, piece: answer.Piece) -> list[ev.StreamEvent]:
         if isinstance(piece, answer.TextDelta):
             self.reply.text += piece.text
             return self._text("message", piece.text)
@@ -97,19 +98,19 @@ class StreamTranslator:
 
     # --- items -------------------------------------------------------------------------
 
-    def _add(self, item: rsp.OutputItem) -> tuple[int, rsp.StreamEvent]:
+    def _add(self, item: rsp.OutputItem) -> tuple[int, ev.StreamEvent]:
         index = self._count
         self._count += 1
-        return index, rsp.OutputItemAdded(
+        return index, ev.OutputItemAdded(
             sequence_number=self._next(), output_index=index, item=item
         )
 
-    def _done(self, index: int, item: rsp.OutputItem) -> rsp.StreamEvent:
+    def _done(self, index: int, item: rsp.OutputItem) -> ev.StreamEvent:
         self._items[index] = item
-        return rsp.OutputItemDone(sequence_number=self._next(), output_index=index, item=item)
+        return ev.OutputItemDone(sequence_number=self._next(), output_index=index, item=item)
 
-    def _text(self, kind: Literal["reasoning", "message"], delta: str) -> list[rsp.StreamEvent]:
-        events: list[rsp.StreamEvent] = []
+    def _text(self, kind: Literal["reasoning", "message"], delta: str) -> list[ev.StreamEvent]:
+        events: list[ev.StreamEvent] = []
         if self._open is None or self._open.kind != kind:
             events = self._close()
             events += self._open_text(kind)
@@ -119,7 +120,7 @@ class StreamTranslator:
         seq, item_id, index = self._next(), current.id, current.index
         if kind == "message":
             events.append(
-                rsp.OutputTextDelta(
+                ev.OutputTextDelta(
                     sequence_number=seq,
                     item_id=item_id,
                     output_index=index,
@@ -129,7 +130,7 @@ class StreamTranslator:
             )
         else:
             events.append(
-                rsp.SummaryTextDelta(
+                ev.SummaryTextDelta(
                     sequence_number=seq,
                     item_id=item_id,
                     output_index=index,
@@ -139,7 +140,7 @@ class StreamTranslator:
             )
         return events
 
-    def _open_text(self, kind: Literal["reasoning", "message"]) -> list[rsp.StreamEvent]:
+    def _open_text(self, kind: Literal["reasoning", "message"]) -> list[ev.StreamEvent]:
         item_id = self._new_id("msg_" if kind == "message" else "rs_")
         item: rsp.OutputItem
         if kind == "message":
@@ -148,9 +149,9 @@ class StreamTranslator:
             item = rsp.ReasoningOut(id=item_id, summary=[])
         index, added = self._add(item)
         self._open = _Open(kind, item_id, index)
-        opened: rsp.StreamEvent
+        opened: ev.StreamEvent
         if kind == "message":
-            opened = rsp.ContentPartAdded(
+            opened = ev.ContentPartAdded(
                 sequence_number=self._next(),
                 item_id=item_id,
                 output_index=index,
@@ -158,7 +159,7 @@ class StreamTranslator:
                 part=rsp.OutputTextOut(text=""),
             )
         else:
-            opened = rsp.SummaryPartAdded(
+            opened = ev.SummaryPartAdded(
                 sequence_number=self._next(),
                 item_id=item_id,
                 output_index=index,
@@ -167,42 +168,47 @@ class StreamTranslator:
             )
         return [added, opened]
 
-    def _close(self, status: str = "completed") -> list[rsp.StreamEvent]:
+    def _close(self, status: str = "completed") -> list[ev.StreamEvent]:
         """End the streaming text item, and any built-in run still open."""
         events = self._close_tools(final=True)
         current, self._open = self._open, None
         if current is None:
             return events
-        item_id, index, text = current.id, current.index, current.text
         if current.kind == "reasoning":
-            return [
-                *events,
-                rsp.SummaryTextDone(
-                    sequence_number=self._next(),
-                    item_id=item_id,
-                    output_index=index,
-                    summary_index=0,
-                    text=text,
-                ),
-                rsp.SummaryPartDone(
-                    sequence_number=self._next(),
-                    item_id=item_id,
-                    output_index=index,
-                    summary_index=0,
-                    part=rsp.SummaryText(text=text),
-                ),
-                self._done(index, out.reasoning_item(item_id, text)),
-            ]
+            return events + self._close_reasoning(current)
+        return events + self._close_message(current, status)
+
+    def _close_reasoning(self, current: _Open) -> list[ev.StreamEvent]:
+        item_id, index, text = current.id, current.index, current.text
         return [
-            *events,
-            rsp.OutputTextDone(
+            ev.SummaryTextDone(
+                sequence_number=self._next(),
+                item_id=item_id,
+                output_index=index,
+                summary_index=0,
+                text=text,
+            ),
+            ev.SummaryPartDone(
+                sequence_number=self._next(),
+                item_id=item_id,
+                output_index=index,
+                summary_index=0,
+                part=rsp.SummaryText(text=text),
+            ),
+            self._done(index, out.reasoning_item(item_id, text)),
+        ]
+
+    def _close_message(self, current: _Open, status: str) -> list[ev.StreamEvent]:
+        item_id, index, text = current.id, current.index, current.text
+        return [
+            ev.OutputTextDone(
                 sequence_number=self._next(),
                 item_id=item_id,
                 output_index=index,
                 content_index=0,
                 text=text,
             ),
-            rsp.ContentPartDone(
+            ev.ContentPartDone(
                 sequence_number=self._next(),
                 item_id=item_id,
                 output_index=index,
@@ -212,16 +218,16 @@ class StreamTranslator:
             self._done(index, out.message_item(item_id, text, status)),
         ]
 
-    def _call(self, call: answer.Call) -> list[rsp.StreamEvent]:
+    def _call(self, call: answer.Call) -> list[ev.StreamEvent]:
         item_id = self._new_id("fc_")
         index, added = self._add(out.call_item(call, item_id, self._names, "in_progress"))
         arguments = answer.arguments_text(call.arguments)
         return [
             added,
-            rsp.ArgumentsDelta(
+            ev.ArgumentsDelta(
                 sequence_number=self._next(), item_id=item_id, output_index=index, delta=arguments
             ),
-            rsp.ArgumentsDone(
+            ev.ArgumentsDone(
                 sequence_number=self._next(),
                 item_id=item_id,
                 output_index=index,
@@ -232,8 +238,8 @@ class StreamTranslator:
 
     # --- built-in tools ----------------------------------------------------------------
 
-    def _tool_runs(self, runs: dict[str, out.ToolRun]) -> list[rsp.StreamEvent]:
-        events: list[rsp.StreamEvent] = []
+    def _tool_runs(self, runs: dict[str, out.ToolRun]) -> list[ev.StreamEvent]:
+        events: list[ev.StreamEvent] = []
         for name, run in runs.items():
             if name not in self._tools:
                 events += self._close()
@@ -252,8 +258,8 @@ class StreamTranslator:
                 known.status = run.status
         return events + self._close_tools(final=False)
 
-    def _close_tools(self, final: bool) -> list[rsp.StreamEvent]:
-        events: list[rsp.StreamEvent] = []
+    def _close_tools(self, final: bool) -> list[ev.StreamEvent]:
+        events: list[ev.StreamEvent] = []
         for name, (index, item_id, run) in list(self._tools.items()):
             status = out.tool_status(run.status, final)
             if index in self._items or status == "in_progress":
@@ -268,7 +274,7 @@ class StreamTranslator:
 
     # --- the end -----------------------------------------------------------------------
 
-    def _finish(self, piece: answer.Finish) -> list[rsp.StreamEvent]:
+    def _finish(self, piece: answer.Finish) -> list[ev.StreamEvent]:
         self.reply.finish, self.reply.usage = piece.reason, piece.usage
         self.reply.model = piece.model or self._base.model
         events = self._close(out.item_status(piece.reason))
@@ -276,28 +282,26 @@ class StreamTranslator:
         self.response = out.finished(self._base, output, piece.reason, piece.usage, piece.model)
         self.done = True
         event = (
-            rsp.ResponseIncomplete
-            if self.response.status == "incomplete"
-            else rsp.ResponseCompleted
+            ev.ResponseIncomplete if self.response.status == "incomplete" else ev.ResponseCompleted
         )
         return [*events, event(sequence_number=self._next(), response=self.response)]
 
-    def finish(self) -> list[rsp.StreamEvent]:
+    def finish(self) -> list[ev.StreamEvent]:
         if self.done:
             return []
         return self.error(
             errors.UpstreamError("GigaChat ended the stream before the answer was complete")
         )
 
-    def error(self, err: errors.GatewayError) -> list[rsp.StreamEvent]:
+    def error(self, err: errors.GatewayError) -> list[ev.StreamEvent]:
         self.done = True
         events = self._start()
         output = [self._items[i] for i in sorted(self._items)]
         failed = out.failed(self._base, output, err)
         return [
             *events,
-            rsp.ResponseFailed(sequence_number=self._next(), response=failed),
-            rsp.ErrorEvent(
+            ev.ResponseFailed(sequence_number=self._next(), response=failed),
+            ev.ErrorEvent(
                 sequence_number=self._next(),
                 code=out.error_code(err),
                 message=err.message,
