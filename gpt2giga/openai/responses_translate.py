@@ -64,9 +64,10 @@ def to_giga(
     _refuse(req)
     tools = _tools(req.tools or [], opts)
     conversation = convert(req.input, tools.names, previous.calls if previous else {})
+    client_names = [s.name for s in tools.specs]  # before a structured-output function joins
     fmt, config, structured = _text_format(req, opts, tools.specs)
     if config is None:
-        config = _tool_config(req.tool_choice, tools, opts)
+        config = _tool_config(req.tool_choice, client_names, tools, opts)
         if structured is not None and config is not None and config.mode == "none":
             # No client tool may be called, but the answer must still be the schema's JSON.
             config = giga.ChatToolConfig(mode="forced", function_name=structured)
@@ -206,9 +207,8 @@ def _function(
 
 
 def _tool_config(
-    choice: str | rsp.ToolChoice | None, tools: Tools, opts: build.Options
+    choice: str | rsp.ToolChoice | None, names: list[str], tools: Tools, opts: build.Options
 ) -> giga.ChatToolConfig | None:
-    names = [s.name for s in tools.specs]
     if choice is None or not (names or tools.builtins):
         return None
     if isinstance(choice, str):

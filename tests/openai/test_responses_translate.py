@@ -438,6 +438,11 @@ def test_json_schema_output_natively_is_a_response_format() -> None:
     assert body["model_options"]["response_format"]["schema"]["properties"] == SCHEMA["properties"]
 
 
+def test_required_with_one_tool_and_a_schema_forces_the_clients_tool() -> None:
+    body = sent(turn(input="x", text=JSON_FORMAT, tools=[WEATHER], tool_choice="required"))
+    assert body["tool_config"] == {"mode": "forced", "function_name": "get_weather"}
+
+
 def test_json_schema_with_tool_choice_none_still_forces_the_schema() -> None:
     body = sent(turn(input="x", text=JSON_FORMAT, tools=[WEATHER], tool_choice="none"))
     assert body["tool_config"] == {"mode": "forced", "function_name": "city"}
