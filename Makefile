@@ -21,8 +21,8 @@ run: $(STAMP)
 	$(BIN)/gpt2giga
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check gpt2giga tests benchmarks
-	$(BIN)/ruff check gpt2giga tests benchmarks
+	$(BIN)/ruff format --check gpt2giga tests $(wildcard benchmarks)
+	$(BIN)/ruff check gpt2giga tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

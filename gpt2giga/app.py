@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple
 
 from gpt2giga import errors
+from gpt2giga.anthropic import handlers as anthropic
+from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
     Contract,
     Receive,
@@ -75,6 +77,16 @@ DIALECTS: dict[Dialect, DialectSpec] = {
         list_models=openai.list_models,
         get_model=openai.get_model,
     ),
+    "anthropic": DialectSpec(
+        routes=[
+            ("POST", "/messages", anthropic.messages),
+            ("POST", "/messages/count_tokens", anthropic.count_tokens),
+        ],
+        error_body=anthropic_translate.error_body,
+        list_models=anthropic.list_models,
+        get_model=anthropic.get_model,
+        error_status=anthropic_translate.error_status,
+    ),
 }
 
 
@@ -100,6 +112,8 @@ PUBLIC: list[RouteSpec] = [
     ("GET", "/health", health, None),
     ("GET", "/ping", health, None),
     ("POST", "/ping", health, None),
+    # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
+    ("GET", "/api/hello", anthropic.hello, "anthropic"),
 ]
 
 

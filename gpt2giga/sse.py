@@ -2,12 +2,14 @@
 
 The parser never awaits and never decodes JSON; it only splits the byte stream
 into (event, data) pairs as the SSE spec's dispatch rules say. `relay` is the
-one loop that drives a dialect's stream translator over an upstream stream.
+one loop that drives a dialect's stream translator over an upstream stream,
+with optional keep-alive frames while the upstream is silent.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import Protocol, TypeVar
 
 from gpt2giga.errors import GatewayError
@@ -95,12 +97,34 @@ class Upstream(Protocol[C_out]):
     async def aclose(self) -> None: ...
 
 
+class _Idle:
+    """What `_ticking` yields when the upstream was silent for a whole interval."""
+
+
+IDLE = _Idle()
+_END = _Idle()
+
+
 async def relay(
-    upstream: Upstream[C], translator: StreamTranslator[C, E], frame: Callable[[list[E]], bytes]
+    upstream: Upstream[C],
+    translator: StreamTranslator[C, E],
+    frame: Callable[[list[E]], bytes],
+    keepalive: float | None = None,
+    ping: bytes = b"",
 ) -> AsyncIterator[bytes]:
-    """Upstream chunks through `translator` to framed bytes; a failure ends as an error event."""
+    """Upstream chunks through `translator` to framed bytes; a failure ends as an error event.
+
+    With `keepalive` (seconds), `ping` goes out whenever the upstream stays
+    silent that long: clients and proxies drop streams that look dead while a
+    model thinks. Without it the upstream is iterated directly, no task per chunk.
+    """
+    ticking = None if keepalive is None else _ticking(upstream, keepalive)
+    chunks: AsyncIterable[C | _Idle] = upstream if ticking is None else ticking
     try:
-        async for chunk in upstream:
+        async for chunk in chunks:
+            if isinstance(chunk, _Idle):
+                yield ping
+                continue
             events = translator.feed(chunk)
             if events:
                 yield frame(events)
@@ -112,4 +136,42 @@ async def relay(
         if events := translator.error(exc):
             yield frame(events)
     finally:
+        if ticking is not None:
+            await ticking.aclose()
         await upstream.aclose()
+
+
+async def _next(chunks: AsyncIterator[C]) -> C | _Idle:
+    try:
+        return await chunks.__anext__()
+    except StopAsyncIteration:
+        return _END
+
+
+async def _ticking(upstream: Upstream[C], interval: float) -> AsyncGenerator[C | _Idle, None]:
+    """The upstream's chunks, and IDLE after each `interval` of silence.
+
+    The pending read is waited on, never cancelled, by a tick: cancelling it
+    would abort the upstream stream mid-chunk.
+    """
+    chunks = upstream.__aiter__()
+    pending: asyncio.Future[C | _Idle] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(_next(chunks))
+            done, _ = await asyncio.wait((pending,), timeout=interval)
+            if not done:
+                yield IDLE
+                continue
+            task, pending = pending, None
+            chunk = task.result()
+            if chunk is _END:
+                return
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait((pending,))
+            if not pending.cancelled():
+                pending.exception()  # a failure after the client left is moot; mark it read

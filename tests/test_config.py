@@ -51,6 +51,7 @@ def test_false_spellings(word: str) -> None:
         ({"GPT2GIGA_DEFAULT_MAX_TOKENS": ""}, "proxy", "default_max_tokens", None),
         ({"GPT2GIGA_DEFAULT_MAX_TOKENS": "none"}, "proxy", "default_max_tokens", None),
         ({"GPT2GIGA_SHUTDOWN_TIMEOUT_SECONDS": "2.5"}, "proxy", "shutdown_timeout_seconds", 2.5),
+        ({"GPT2GIGA_STREAM_KEEPALIVE_SECONDS": "0"}, "proxy", "stream_keepalive_seconds", 0.0),
         (
             {"GPT2GIGA_MODEL_ALIASES": '{"gpt-*": "GigaChat-2-Max", "claude-*": "GigaChat-2-Pro"}'},
             "proxy",
@@ -133,6 +134,10 @@ def test_parse_value(raw: str, tp: Any, expected: Any) -> None:
         ),
         ({"GIGACHAT_MAX_CONNECTIONS": "0"}, "GIGACHAT_MAX_CONNECTIONS: expected at least 1"),
         ({"GIGACHAT_MAX_RETRIES": "-1"}, "GIGACHAT_MAX_RETRIES: expected 0 or more"),
+        (
+            {"GPT2GIGA_STREAM_KEEPALIVE_SECONDS": "-1"},
+            "GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds",
+        ),
         ({"GIGACHAT_BASE_URL": "giga.chat/v1"}, "GIGACHAT_BASE_URL: expected an http(s) URL"),
         ({"GIGACHAT_AUTH_URL": "ftp://x"}, "GIGACHAT_AUTH_URL: expected an http(s) URL"),
     ],

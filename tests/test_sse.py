@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
@@ -219,3 +220,96 @@ async def test_relay_sends_nothing_for_an_empty_finish() -> None:
 
     upstream = FakeUpstream(["a"])
     assert [out async for out in sse.relay(upstream, Silent(), join)] == [b"ev:a;"]
+
+
+# --- keep-alive ------------------------------------------------------------------------
+
+PING = b"PING;"
+
+
+class GatedUpstream:
+    """Yields `before`, goes silent until `gate` is set, then yields `after` (or raises it)."""
+
+    def __init__(self, before: list[str], after: list[object]) -> None:
+        self.before = before
+        self.after = after
+        self.gate = asyncio.Event()
+        self.tasks: list[asyncio.Task[object] | None] = []
+        self.cancelled = False
+        self.closed = 0
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            for item in self.before:
+                self.tasks.append(asyncio.current_task())
+                yield item
+            await self.gate.wait()
+            for item in self.after:
+                if isinstance(item, BaseException):
+                    raise item
+                self.tasks.append(asyncio.current_task())
+                yield str(item)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def drain(upstream: GatedUpstream, keepalive: float | None = 0.05) -> list[bytes]:
+    """Every frame of a relay; the first ping opens the upstream's gate."""
+    frames = []
+    async for out in sse.relay(upstream, EchoTranslator(), join, keepalive, PING):
+        frames.append(out)
+        if out == PING:
+            upstream.gate.set()
+    return frames
+
+
+async def test_keepalive_pings_while_the_upstream_is_silent_and_keeps_the_pending_read() -> None:
+    upstream = GatedUpstream(["a"], ["stop", "never"])
+    frames = await drain(upstream)
+    assert frames[:2] == [b"ev:a;", PING]
+    # One ping, or more on a slow machine; never a lost or reordered chunk.
+    assert [f for f in frames if f != PING] == [b"ev:a;", b"ev:stop;", b"end;"]
+    assert upstream.closed == 1
+
+
+async def test_keepalive_ends_normally_when_the_upstream_ends_in_silence() -> None:
+    upstream = GatedUpstream(["a"], [])
+    frames = await drain(upstream)
+    assert [f for f in frames if f != PING] == [b"ev:a;", b"incomplete;"]
+    assert PING in frames
+
+
+async def test_keepalive_failure_after_silence_is_the_error_event() -> None:
+    upstream = GatedUpstream(["a"], [errors.UpstreamTimeout("GigaChat stopped sending")])
+    frames = await drain(upstream)
+    assert [f for f in frames if f != PING] == [
+        b"ev:a;",
+        b"error:504:GigaChat stopped sending;",
+    ]
+    assert upstream.closed == 1
+
+
+async def test_keepalive_relay_closed_while_waiting_cancels_the_pending_read() -> None:
+    upstream = GatedUpstream(["a"], ["never"])
+    relay = sse.relay(upstream, EchoTranslator(), join, 0.05, PING)
+    assert isinstance(relay, AsyncGenerator)
+    assert await relay.__anext__() == b"ev:a;"
+    assert await relay.__anext__() == PING
+    await relay.aclose()
+    assert upstream.cancelled
+    assert upstream.closed == 1
+
+
+async def test_chunks_are_read_in_the_callers_task_unless_keepalive_is_on() -> None:
+    plain = GatedUpstream(["a", "b"], [])
+    plain.gate.set()
+    await drain(plain, keepalive=None)
+    assert plain.tasks == [asyncio.current_task()] * 2
+    ticking = GatedUpstream(["a", "b"], [])
+    ticking.gate.set()
+    await drain(ticking, keepalive=60.0)
+    assert asyncio.current_task() not in ticking.tasks

@@ -1,0 +1,361 @@
+"""Anthropic Messages <-> GigaChat, both directions, as pure functions.
+
+`to_giga` builds the v2 hub request (the client module turns it into v1 when
+the route asks for v1); `from_giga` builds the `message` object; `error_body`
+and `error_status` render the gateway's errors as Anthropic does. No I/O, no
+clock: ids come in as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from gpt2giga import errors
+from gpt2giga.anthropic import wire as ant
+from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import request as build
+from gpt2giga.gigachat import wire as giga
+
+_decode_any = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+# GigaChat finish_reason -> Anthropic stop_reason (a call or a stop sequence wins first).
+STOP_REASON = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "function_call": "tool_use",
+    "blacklist": "refusal",
+}
+
+# Anthropic's provider tools that GigaChat runs itself, by type prefix
+# (`web_search_20250305`, `web_fetch_20250910`, …). v2 only: v1 has no built-in
+# tools. Every other provider tool (bash, text editor, computer, memory, tool
+# search, MCP toolsets) is the client's to run and means nothing to GigaChat.
+BUILTIN_TOOLS = {
+    "web_search_": giga.ChatTool(web_search=giga.ChatWebSearchTool()),
+    "web_fetch_": giga.ChatTool(url_content_extraction={}),
+    "code_execution_": giga.ChatTool(code_interpreter={}),
+}
+
+# Request fields GigaChat cannot apply: accepted, reported, never sent.
+IGNORED = (
+    "top_k", "metadata", "service_tier", "context_management", "container", "mcp_servers",
+    "inference_geo", "speed", "diagnostics", "cache_control", "user_profile_id", "workspace_id",
+)  # fmt: skip
+
+# Claude Code puts a per-run `x-anthropic-billing-header: cc_version=…; cch=…;`
+# line into the system prompt: metadata for Anthropic's billing, not prompt.
+BILLING_HEADER = "x-anthropic-billing-header:"
+
+# Thinking blocks must carry a signature that clients echo back unchanged;
+# GigaChat signs nothing, and thinking blocks sent back are dropped anyway.
+SIGNATURE = "gpt2giga"
+
+# The forced function that carries a JSON-schema answer (structured outputs).
+STRUCTURED_NAME = "structured_output"
+
+
+def to_giga(
+    req: ant.MessagesRequest, opts: build.Options, betas: Sequence[str] = ()
+) -> build.Prepared:
+    specs, builtins, ignored = _tools(req.tools, opts)
+    names = [s.name for s in specs]
+    fmt, config, structured = _output_format(req, opts, specs)
+    if config is None:
+        config = _tool_config(req.tool_choice, names)
+        if structured is not None and config is not None and config.mode == "none":
+            # No client tool may be called, but the answer must still be the schema's JSON.
+            config = giga.ChatToolConfig(mode="forced", function_name=structured)
+    request = giga.ChatCompletionRequest(
+        model=opts.model,
+        messages=messages(req),
+        model_options=build.model_options(
+            opts,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_tokens=req.max_tokens,
+            reasoning=build.effort(effort(req), opts),
+            response_format=fmt,
+        ),
+        tools=build.tools(specs, builtins),
+        tool_config=config,
+    )
+    ignored += [name for name in IGNORED if getattr(req, name) is not None]
+    if req.tool_choice is not None and getattr(req.tool_choice, "disable_parallel_tool_use", None):
+        ignored.append("tool_choice.disable_parallel_tool_use")
+    ignored += [f"anthropic-beta:{beta}" for beta in betas]
+    return build.Prepared(
+        request=request,
+        structured=structured,
+        stops=[s for s in req.stop_sequences or () if s],
+        ignored=ignored,
+    )
+
+
+def texts_to_count(req: ant.CountTokensRequest, opts: build.Options) -> list[str]:
+    """What the model would read of `req` after translation, for GigaChat's tokens/count."""
+    specs, _, _ = _tools(req.tools, opts)
+    request = giga.ChatCompletionRequest(messages=messages(req), tools=build.tools(specs))
+    return build.texts_to_count(request)
+
+
+# Anthropic's thinking controls -> an effort word, which `build.effort` maps to
+# GigaChat's low|medium|high (unknown words become medium, never an error):
+#   thinking disabled                          -> none (no reasoning)
+#   thinking enabled, budget_tokens < 2048     -> low
+#   thinking enabled, budget_tokens < 16384    -> medium
+#   thinking enabled, budget_tokens >= 16384   -> high
+#   thinking adaptive or between_tools         -> output_config.effort, else high
+#                                                 (Anthropic's default effort)
+#   no thinking                                -> output_config.effort, else the
+#                                                 GPT2GIGA_ENABLE_REASONING setting
+#   output_config.effort low|medium|high|xhigh|max -> low|medium|high|high|high
+def effort(req: ant.CountTokensRequest) -> str | None:
+    thinking = req.thinking
+    word = req.output_config.effort if req.output_config else None
+    if isinstance(thinking, ant.ThinkingDisabled):
+        return "none"
+    if isinstance(thinking, ant.ThinkingEnabled):
+        return build.effort_for_budget(thinking.budget_tokens)
+    if thinking is not None:
+        return word or "high"
+    return word
+
+
+def _tools(
+    tools: list[ant.Tool] | None, opts: build.Options
+) -> tuple[list[giga.ChatFunctionSpecification], list[giga.ChatTool], list[str]]:
+    """Client functions, GigaChat built-ins, and the provider tools left out (for the header)."""
+    specs: list[giga.ChatFunctionSpecification] = []
+    builtins: list[giga.ChatTool] = []
+    ignored: list[str] = []
+    for i, tool in enumerate(tools or ()):
+        kind = tool.type or "custom"
+        if kind == "custom":
+            if not tool.name:
+                raise errors.BadRequest(
+                    f"tools[{i}]: a tool needs a name", param=f"tools[{i}].name"
+                )
+            schema = bytes(tool.input_schema)
+            specs.append(
+                build.function_spec(tool.name, tool.description, schema if schema else None, opts)
+            )
+            continue
+        builtin = next((t for p, t in BUILTIN_TOOLS.items() if kind.startswith(p)), None)
+        if builtin is not None and opts.contract == "v2":
+            if builtin not in builtins:
+                builtins.append(builtin)
+        else:
+            ignored.append(f"tools.{kind}")
+    return specs, builtins, ignored
+
+
+def _tool_config(choice: ant.ToolChoice | None, names: list[str]) -> giga.ChatToolConfig | None:
+    if choice is None or not names:
+        return None
+    if isinstance(choice, ant.ToolChoiceTool):
+        if build.to_giga_name(choice.name) not in names:
+            raise errors.BadRequest(
+                f"tool_choice names the tool {choice.name!r}, which is not among the tools",
+                param="tool_choice.name",
+            )
+        return build.tool_config("forced", choice.name)
+    if isinstance(choice, ant.ToolChoiceAny):
+        try:
+            name = build.require_one(names, "tool_choice 'any'")
+        except errors.BadRequest as exc:
+            exc.param = "tool_choice"
+            raise
+        return giga.ChatToolConfig(mode="forced", function_name=name)
+    return build.tool_config("none" if isinstance(choice, ant.ToolChoiceNone) else "auto")
+
+
+def _output_format(
+    req: ant.CountTokensRequest, opts: build.Options, specs: list[giga.ChatFunctionSpecification]
+) -> tuple[giga.ChatResponseFormat | None, giga.ChatToolConfig | None, str | None]:
+    config = req.output_config
+    fmt = config.format if config is not None and config.format is not None else req.output_format
+    if fmt is None:
+        return None, None, None
+    schema = bytes(fmt.schema)
+    return build.structured(
+        opts, STRUCTURED_NAME, schema if schema != b"null" else None, None, specs
+    )
+
+
+# --- messages ----------------------------------------------------------------------
+
+
+def messages(req: ant.CountTokensRequest) -> list[giga.ChatMessage]:
+    if not req.messages:
+        raise errors.BadRequest("`messages` must contain at least one message", param="messages")
+    system = _system(req.system)
+    out: list[giga.ChatMessage] = []
+    names: dict[str, str] = {}  # tool_use id -> tool name, for the results that follow
+    for i, msg in enumerate(req.messages):
+        if isinstance(msg, ant.SystemMessage):
+            # GigaChat takes one system message, first: later ones join it, in order.
+            system += _system(msg.content)
+        elif isinstance(msg, ant.AssistantMessage):
+            out.append(_assistant(msg, names))
+        else:
+            out.extend(_user(msg, i, names))
+    return build.merge_system(system) + out
+
+
+def _system(content: str | list[ant.TextBlock] | None) -> list[str]:
+    texts = [content] if isinstance(content, str) else [b.text for b in content or ()]
+    return [_without_billing(t) for t in texts]
+
+
+def _without_billing(text: str) -> str:
+    if BILLING_HEADER not in text:
+        return text
+    return "\n".join(line for line in text.split("\n") if not line.startswith(BILLING_HEADER))
+
+
+def _user(msg: ant.UserMessage, i: int, names: dict[str, str]) -> list[giga.ChatMessage]:
+    """Tool results first (GigaChat wants them right after the calls), then the user's text."""
+    if isinstance(msg.content, str):
+        return [build.text_message("user", msg.content)]
+    results: list[giga.ChatMessage] = []
+    texts: list[str] = []
+    for j, block in enumerate(msg.content):
+        if isinstance(block, ant.ToolResultBlock):
+            results.append(_tool_result(block, names, f"messages[{i}].content[{j}]"))
+        else:
+            texts.append(_text(block, f"messages[{i}].content[{j}]"))
+    if texts or not results:
+        results.append(build.text_message("user", "\n\n".join(texts)))
+    return results
+
+
+def _text(block: ant.ResultBlock, where: str) -> str:
+    if isinstance(block, ant.TextBlock):
+        return block.text
+    if isinstance(block, ant.SearchResultBlock):
+        body = "\n".join(b.text for b in block.content)
+        return f"{block.title} ({block.source})\n{body}"
+    kind = "image" if isinstance(block, ant.ImageBlock) else "document"
+    raise errors.Unsupported(
+        f"{where}: {kind} blocks are not supported by this gateway yet", param=where
+    )
+
+
+def _tool_result(block: ant.ToolResultBlock, names: dict[str, str], where: str) -> giga.ChatMessage:
+    # An id the history never issued: the latest call is the best guess for its name.
+    name = names.get(block.tool_use_id) or next(reversed(names.values()), "function")
+    content = block.content
+    if content is None or isinstance(content, str):
+        text = content or ""
+    else:
+        text = "\n".join(_text(b, f"{where}.content[{k}]") for k, b in enumerate(content))
+    output: object = {"error": text} if block.is_error else text
+    return giga.ChatMessage(
+        role="tool",
+        content=[build.result_part(name, output)],
+        tools_state_id=answer.state_of(block.tool_use_id),
+    )
+
+
+def _assistant(msg: ant.AssistantMessage, names: dict[str, str]) -> giga.ChatMessage:
+    if isinstance(msg.content, str):
+        return build.text_message("assistant", msg.content)
+    texts: list[str] = []
+    calls: list[giga.ChatContentPart] = []
+    state = None
+    for block in msg.content:
+        if isinstance(block, ant.TextBlock):
+            texts.append(block.text)
+        elif isinstance(block, ant.ToolUseBlock):
+            names[block.id] = block.name
+            calls.append(build.call_part(block.name, block.input))
+            state = state or answer.state_of(block.id)
+        # Thinking blocks are GigaChat's own past reasoning: it does not take them back.
+    text = "".join(texts)
+    parts = [giga.ChatContentPart(text=text)] if text or not calls else []
+    return giga.ChatMessage(role="assistant", content=parts + calls, tools_state_id=state)
+
+
+# --- answers ------------------------------------------------------------------------
+
+
+def tool_input(arguments: object) -> dict[str, Any]:
+    """GigaChat's arguments as the object Anthropic's `input` must be."""
+    if isinstance(arguments, str):
+        try:
+            arguments = _decode_any(arguments) if arguments.strip() else {}
+        except msgspec.DecodeError:
+            return {"value": arguments}
+    if arguments is None:
+        return {}
+    return arguments if isinstance(arguments, dict) else {"value": arguments}
+
+
+def stop_reason(finish: str, stop_sequence: str | None, called: bool) -> str:
+    if called:
+        return "tool_use"
+    if stop_sequence is not None:
+        return "stop_sequence"
+    return STOP_REASON.get(finish, "end_turn")
+
+
+def usage(u: giga.ChatUsage) -> ant.Usage:
+    # Anthropic counts cache reads apart: its input_tokens excludes them.
+    cached = u.cached_tokens
+    return ant.Usage(
+        input_tokens=max(u.input_tokens - cached, 0),
+        output_tokens=u.output_tokens,
+        cache_creation_input_tokens=0,
+        cache_read_input_tokens=cached,
+    )
+
+
+def from_giga(reply: answer.Reply, message_id: str) -> ant.MessageOut:
+    content: list[ant.ContentBlock] = []
+    if reply.reasoning:
+        content.append(ant.ThinkingOut(thinking=reply.reasoning, signature=SIGNATURE))
+    if reply.text:
+        content.append(ant.TextOut(text=reply.text))
+    content += [
+        ant.ToolUseOut(id=c.id, name=c.name, input=tool_input(c.arguments)) for c in reply.calls
+    ]
+    return ant.MessageOut(
+        id=message_id,
+        model=reply.model,
+        content=content,
+        stop_reason=stop_reason(reply.finish, reply.stop_sequence, bool(reply.calls)),
+        stop_sequence=reply.stop_sequence,
+        usage=usage(reply.usage),
+    )
+
+
+# --- errors -----------------------------------------------------------------------------
+
+ERROR_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+
+def error_status(err: errors.GatewayError) -> int:
+    # Anthropic's own overload status, which its SDK and Claude Code retry on.
+    return 529 if err.status == 503 else err.status
+
+
+def error_detail(err: errors.GatewayError) -> ant.ErrorDetail:
+    return ant.ErrorDetail(type=ERROR_TYPE.get(err.status, "api_error"), message=err.message)
+
+
+def error_body(err: errors.GatewayError) -> bytes:
+    return _encode(ant.ErrorBody(error=error_detail(err)))
