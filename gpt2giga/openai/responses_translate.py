@@ -86,7 +86,10 @@ def to_giga(
         tools=build.tools(tools.specs, tools.builtins if opts.contract == "v2" else None),
         tool_config=config,
     )
-    ignored = [name for name in IGNORED if getattr(req, name) is not None] + tools.ignored
+    ignored = [name for name in IGNORED if getattr(req, name) is not None]
+    if req.text is not None and isinstance(req.text.verbosity, str):
+        ignored.append("text.verbosity")
+    ignored += tools.ignored
     if opts.contract == "v1" and isinstance(req.tool_choice, rsp.ToolChoice):
         ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
     prepared = build.Prepared(request=request, structured=structured, ignored=ignored)

@@ -508,7 +508,9 @@ CODEX_MESSAGES = [
         "tools_state_id": STATE,
     },
 ]  # fmt: skip
-CODEX_IGNORED = "include, store, prompt_cache_key, client_metadata, parallel_tool_calls"
+CODEX_IGNORED = (
+    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity"
+)
 
 
 async def test_codex_request_round_trips_on_v2(upstream: respx.MockRouter, respx_app: App) -> None:

@@ -471,10 +471,11 @@ def test_accepted_fields_without_an_equivalent_are_reported() -> None:
         service_tier="auto",
         user="u",
         parallel_tool_calls=True,
+        text={"verbosity": "low"},
     )
     assert t.prepared.ignored == [
         "include", "store", "prompt_cache_key", "client_metadata", "metadata", "truncation",
-        "service_tier", "user", "parallel_tool_calls",
+        "service_tier", "user", "parallel_tool_calls", "text.verbosity",
     ]  # fmt: skip
     assert set(sent(t)) == {"model", "messages"}
 
