@@ -37,6 +37,7 @@ from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat.client import GigaChatClient, build_pool
 from gpt2giga.openai import handlers as openai
+from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
 
 log = logging.getLogger("gpt2giga")
@@ -70,6 +71,9 @@ DIALECTS: dict[Dialect, DialectSpec] = {
             ("POST", "/chat/completions", openai.chat_completions),
             ("POST", "/embeddings", openai.embeddings),
             ("GET", "/model/info", openai.model_info),
+            ("POST", "/responses", responses.create),
+            ("GET", "/responses/{response_id}", responses.retrieve),
+            ("DELETE", "/responses/{response_id}", responses.delete),
         ],
         error_body=openai_translate.error_body,
         list_models=openai.list_models,

@@ -71,6 +71,9 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     disable_reasoning: bool = False
     model_aliases: dict[str, str] = {}
     shutdown_timeout_seconds: float = 10.0
+    # Responses API: how many answered responses to keep for `previous_response_id`, and how long.
+    responses_store_size: int = 1000
+    responses_store_ttl_seconds: float = 3600.0
     # Seconds of upstream silence before a stream sends a keep-alive (dialects
     # with a ping event); 0 turns it off.
     stream_keepalive_seconds: float = 10.0
@@ -241,6 +244,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError("GPT2GIGA_MAX_REQUEST_BODY_BYTES: expected at least 1024")
     if proxy.default_max_tokens is not None and proxy.default_max_tokens < 1:
         raise ConfigError("GPT2GIGA_DEFAULT_MAX_TOKENS: expected a positive integer")
+    if proxy.responses_store_size < 0:
+        raise ConfigError("GPT2GIGA_RESPONSES_STORE_SIZE: expected 0 or more")
+    if proxy.responses_store_ttl_seconds <= 0:
+        raise ConfigError("GPT2GIGA_RESPONSES_STORE_TTL_SECONDS: expected a positive number")
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
     if giga.timeout <= 0:

@@ -15,6 +15,7 @@ from gpt2giga.asgi import Contract, Request
 from gpt2giga.config import Settings
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient, TokenSource
+from gpt2giga.openai.responses_store import ResponseStore
 
 MODELS_TTL_S = 60.0
 
@@ -63,6 +64,10 @@ class Context:
         self.settings = settings
         self.upstream = upstream
         self.models = ModelCatalog(upstream)
+        proxy = settings.proxy
+        self.responses = ResponseStore(
+            proxy.responses_store_size, proxy.responses_store_ttl_seconds
+        )
         self.clock = clock
         self._token_hex = token_hex
 

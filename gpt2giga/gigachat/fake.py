@@ -6,7 +6,9 @@ It serves OAuth (`/api/v2/oauth`), user/password `/token`, both chat contracts
 tokens/count and files, with GigaChat's error bodies. Answers follow from the
 request alone: text echoes the last user message, offered functions get
 called with schema-valid arguments, a requested JSON schema gets a valid
-instance. Model names `error-<status>` and `stream-break` inject failures.
+instance. A v2 request with `storage` keeps its thread (the messages sent and
+the answer) and answers with its `thread_id`; `storage.thread_id` continues it.
+Model names `error-<status>` and `stream-break` inject failures.
 With `validate=True` every chat request is checked against the gigachat SDK's
 own pydantic models first (imported only then: it is slow and large).
 """
@@ -315,6 +317,7 @@ class FakeGigaChat:
         self.tokens: dict[str, float] = {}
         self.requests: list[tuple[str, bytes]] = []
         self.files: dict[str, giga.UploadedFile] = {}
+        self.threads: dict[str, list[giga.ChatMessage]] = {}
         self.auth_calls = 0
         self._validators: dict[str, Callable[[bytes], None]] | None = None
 
@@ -429,12 +432,16 @@ class FakeGigaChat:
             )
         if model != "stream-break" and model not in {m for m, t in MODELS if t == "chat"}:
             raise FakeError(404, "No such model")
+        req, thread = self._thread(req)
         ans = answer(req)
         state = state_id(body)
+        if thread is not None:
+            # The thread keeps what the model read and what it said, not its reasoning.
+            self.threads[thread] = [*req.messages, *v2_messages(ans, state)[-1:]]
         if self.config.ttfb_ms:
             await asyncio.sleep(self.config.ttfb_ms / 1000)
         if not stream:
-            return await _json(send, self._complete(ans, model, state, contract_))
+            return await _json(send, self._complete(ans, model, state, contract_, thread))
         await send(
             {
                 "type": "http.response.start",
@@ -446,7 +453,9 @@ class FakeGigaChat:
             }
         )
         frames = (
-            _frames_v1(ans, model, state) if contract_ == "v1" else _frames_v2(ans, model, state)
+            _frames_v1(ans, model, state)
+            if contract_ == "v1"
+            else _frames_v2(ans, model, state, thread)
         )
         for n, frame in enumerate(frames):
             if n and self.config.chunk_ms:
@@ -456,8 +465,24 @@ class FakeGigaChat:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    def _thread(
+        self, req: giga.ChatCompletionRequest
+    ) -> tuple[giga.ChatCompletionRequest, str | None]:
+        """The request with its thread's stored messages first, and the thread's id."""
+        if req.storage is None:
+            return req, None
+        thread = req.storage.thread_id
+        if thread is None:
+            return req, str(uuid.uuid4())
+        past = self.threads.get(thread)
+        if past is None:
+            raise FakeError(404, "Thread not found")
+        return msgspec.structs.replace(req, messages=[*past, *req.messages]), thread
+
     @staticmethod
-    def _complete(ans: Answer, model: str, state: str, contract_: str) -> Any:
+    def _complete(
+        ans: Answer, model: str, state: str, contract_: str, thread: str | None = None
+    ) -> Any:
         now = int(time.time())
         if contract_ == "v1":
             return giga.ChatCompletionV1(
@@ -473,6 +498,7 @@ class FakeGigaChat:
             model=model + MODEL_VERSION,
             created_at=now,
             messages=v2_messages(ans, state),
+            thread_id=thread,
             finish_reason=ans.finish,
             usage=usage(ans),
         )
@@ -622,12 +648,12 @@ def _frames_v1(ans: Answer, model: str, state: str) -> list[bytes]:
     return frames
 
 
-def _frames_v2(ans: Answer, model: str, state: str) -> list[bytes]:
+def _frames_v2(ans: Answer, model: str, state: str, thread: str | None = None) -> list[bytes]:
     now = int(time.time())
     name = model + MODEL_VERSION
 
     def event(kind: str, **fields: Any) -> bytes:
-        body = giga.ChatCompletionChunk(model=name, created_at=now, **fields)
+        body = giga.ChatCompletionChunk(model=name, created_at=now, thread_id=thread, **fields)
         return b"event: " + kind.encode() + b"\ndata: " + _encode(body) + b"\n\n"
 
     frames = []

@@ -438,6 +438,47 @@ async def test_v2_stream_events_are_the_sdks_chunks(fake_giga: Giga) -> None:
     assert chunks[-1].usage.total_tokens == 12
 
 
+async def test_v2_storage_starts_a_thread_that_the_next_request_continues(
+    fake_giga: Giga,
+) -> None:
+    first = await fake_giga.chat_v2(
+        {"model": "GigaChat", "messages": [v2_user("one two three")], "storage": True}
+    )
+    assert first.thread_id is not None and uuid.UUID(first.thread_id)
+    second = await fake_giga.chat_v2(
+        {
+            "model": "GigaChat",
+            "messages": [v2_user("four")],
+            "storage": {"thread_id": first.thread_id},
+        }
+    )
+    assert second.thread_id == first.thread_id
+    assert v2_text(second) == ECHO + "four"
+    # The model read the stored turn too: its words count as input.
+    assert second.usage is not None and first.usage is not None
+    assert second.usage.input_tokens > first.usage.input_tokens + 1
+    kept = fake_giga.app.threads[first.thread_id]
+    assert [m.role for m in kept] == ["user", "assistant", "user", "assistant"]
+
+
+async def test_v2_thread_id_rides_on_every_stream_event(fake_giga: Giga) -> None:
+    chunks = await fake_giga.stream_v2(
+        {"model": "GigaChat", "messages": [v2_user("hi")], "storage": {}}
+    )
+    threads = {c.thread_id for c in chunks}
+    assert len(threads) == 1 and None not in threads
+
+
+async def test_unknown_thread_is_404_and_no_storage_means_no_thread(fake_giga: Giga) -> None:
+    with pytest.raises(sdk_errors.NotFoundError):
+        await fake_giga.chat_v2(
+            {"model": "GigaChat", "messages": [v2_user("hi")], "storage": {"thread_id": "gone"}}
+        )
+    plain = await fake_giga.chat_v2({"model": "GigaChat", "messages": [v2_user("hi")]})
+    assert plain.thread_id is None
+    assert fake_giga.app.threads == {}
+
+
 async def test_models_are_the_sdks_models(fake_giga: Giga) -> None:
     models = await sdk_models.get_models_async(fake_giga.http, access_token=await fake_giga.token())
     assert isinstance(models, Models)
