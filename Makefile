@@ -32,5 +32,13 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Side by side with the FastAPI gpt2giga 0.3.0 (own venvs and wrk under benchmarks/.work/):
+# `bench` writes benchmarks/RESULTS.md (~30 min), `bench-quick` benchmarks/.work/quick/ (~2 min).
+bench:
+	$(PYTHON) -m benchmarks.run
+
+bench-quick:
+	$(PYTHON) -m benchmarks.run --quick
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
