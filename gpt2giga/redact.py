@@ -45,7 +45,7 @@ _TOKEN_TEXT = re.compile(
     r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=:\-]{4,}"
     r"|giga-(?:cred|auth|user)-[^\s\"',;&]+"
     r"|(\b(?:api[_-]?key|password|secret|access[_-]?token|token|credentials|authorization)"
-    r"\"?\s*[:=]\s*\"?)[^\s\"',;&}]+"
+    r"\"?\s*[:=]\s*\"?)(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
 )
 
 

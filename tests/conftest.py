@@ -160,7 +160,7 @@ class Call:
     async def sent(self, predicate: Callable[[bytes], bool]) -> None:
         """Wait (at most 5 s) until the body sent so far satisfies `predicate`."""
         async with asyncio.timeout(5):
-            while not predicate(self.text):
+            while not (self.messages and predicate(self.text)):
                 self._sent.clear()
                 await self._sent.wait()
 
