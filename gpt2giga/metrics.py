@@ -15,7 +15,6 @@ import os
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -55,6 +54,8 @@ NONE = "none"  # the request made no model call (health, model list, errors befo
 REQUEST_LABELS = ("dialect", "route", "method", "status", "contract", "model")
 # LLM calls run from milliseconds (errors, cached answers) to minutes (long reasoning).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# What generate_latest writes; every Prometheus version reads it.
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
 
 
@@ -180,7 +181,7 @@ class Metrics:
 
     def render(self) -> tuple[bytes, bytes]:
         """The exposition body and its content type."""
-        return generate_latest(self._exposition), CONTENT_TYPE_LATEST.encode()
+        return generate_latest(self._exposition), CONTENT_TYPE
 
 
 def _merged() -> CollectorRegistry:
