@@ -336,6 +336,7 @@ class UpstreamStream:
                 raise
             # The gateway's own cancel (`abort`), not the client's: end as an error event.
             self._reader.uncancel()
+            self._exchange.error = self._abort.kind
             raise self._abort from None
 
     def _failed(self, err: errors.GatewayError) -> errors.GatewayError:
