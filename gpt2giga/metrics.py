@@ -81,6 +81,7 @@ class Metrics:
         registry = None if shared else CollectorRegistry()
         self._models = known_models(settings)
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._series: dict[tuple[str, str, str, int, str, str], _Series] = {}
 
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(name, doc, labels, registry=registry)
@@ -149,20 +150,22 @@ class Metrics:
 
     def record(self, ex: Exchange) -> None:
         model = self.model(ex.model)
-        labels = (ex.dialect, ex.route, ex.method, str(ex.status), ex.contract, model)
-        self.child(self.requests, *labels).inc()
-        self.child(self.duration, *labels).observe(ex.duration)
+        key = (ex.dialect, ex.route, ex.method, ex.status, ex.contract, model)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(self, key)
+        series.requests.inc()
+        series.duration.observe(ex.duration)
         if ex.upstream_seconds:
-            self.child(self.upstream, ex.contract, model).observe(ex.upstream_seconds)
+            series.get("upstream").observe(ex.upstream_seconds)
         if ex.upstream_error:
             self.child(self.upstream_errors, ex.contract, model, ex.upstream_error).inc()
         if ex.tokens_in:
-            self.child(self.tokens_in, ex.dialect, ex.contract, model).inc(ex.tokens_in)
+            series.get("tokens_in").inc(ex.tokens_in)
         if ex.tokens_out:
-            self.child(self.tokens_out, ex.dialect, ex.contract, model).inc(ex.tokens_out)
-        ttft = ex.ttft
-        if ttft is not None:
-            self.child(self.ttft, ex.dialect, ex.contract, model).observe(ttft)
+            series.get("tokens_out").inc(ex.tokens_out)
+        if ex.first_chunk:
+            series.get("ttft").observe(ex.first_chunk - ex.started)
         if ex.disconnected:
             self.child(self.disconnects, ex.dialect, ex.route, model).inc()
 
@@ -182,6 +185,33 @@ class Metrics:
     def render(self) -> tuple[bytes, bytes]:
         """The exposition body and its content type."""
         return generate_latest(self._exposition), CONTENT_TYPE
+
+
+class _Series:
+    """The children one kind of request writes to, found with a single dict lookup.
+
+    prometheus-client's own `labels()` takes a lock and rebuilds its key on every
+    call; a chat request touches up to six series. The optional ones are made on
+    first use, so a health check never shows up as a zero token count.
+    """
+
+    __slots__ = ("_m", "_optional", "_usage", "duration", "requests")
+
+    def __init__(self, m: Metrics, key: tuple[str, str, str, int, str, str]) -> None:
+        dialect, route, method, status, contract, model = key
+        labels = (dialect, route, method, str(status), contract, model)
+        self._m = m
+        self._usage = (dialect, contract, model)
+        self._optional: dict[str, Any] = {}
+        self.requests = m.child(m.requests, *labels)
+        self.duration = m.child(m.duration, *labels)
+
+    def get(self, name: str) -> Any:
+        found = self._optional.get(name)
+        if found is None:
+            labels = self._usage[1:] if name == "upstream" else self._usage  # contract, model
+            found = self._optional[name] = getattr(self._m, name).labels(*labels)
+        return found
 
 
 def _merged() -> CollectorRegistry:
