@@ -321,18 +321,22 @@ def validate_operations(proxy: ProxySettings) -> None:
             f"GPT2GIGA_TRAFFIC_LOG_SINK: {proxy.traffic_log_sink} is not built in; use jsonl"
         )
     if proxy.use_https:
-        for name in ("https_cert_file", "https_key_file"):
-            path = getattr(proxy, name)
-            if not path or not Path(path).is_file():
-                what = "is not set" if not path else f"{path!r} is not a file"
-                raise ConfigError(f"GPT2GIGA_{name.upper()}: GPT2GIGA_USE_HTTPS needs it; {what}")
-        key = Path(proxy.https_key_file or "").read_bytes()
-        if b"-----BEGIN PRIVATE KEY-----" not in key:
-            # Granian reads unencrypted PKCS#8 only; RSA/EC-specific PEM is common.
-            raise ConfigError(
-                "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
-                "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
-            )
+        validate_https(proxy)
+
+
+def validate_https(proxy: ProxySettings) -> None:
+    for name in ("https_cert_file", "https_key_file"):
+        path = getattr(proxy, name)
+        if not path or not Path(path).is_file():
+            what = "is not set" if not path else f"{path!r} is not a file"
+            raise ConfigError(f"GPT2GIGA_{name.upper()}: GPT2GIGA_USE_HTTPS needs it; {what}")
+    key = Path(proxy.https_key_file or "").read_bytes()
+    if b"-----BEGIN PRIVATE KEY-----" not in key:
+        # Granian reads unencrypted PKCS#8 only; RSA/EC-specific PEM is common.
+        raise ConfigError(
+            "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
+            "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
+        )
 
 
 def auth_required(settings: Settings) -> bool:

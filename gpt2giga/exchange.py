@@ -83,7 +83,7 @@ class Exchange:
         self.contract = ""
         self.status = 0
         self.model = ""  # the model sent to GigaChat
-        self.requested = ""  # the client's model when it is in the path (Gemini)
+        self.requested = ""  # the client's model: from the path (Gemini) or the body
         self.tokens_in = 0
         self.tokens_out = 0
         self.upstream_seconds = 0.0

@@ -73,6 +73,7 @@ class Metrics:
     """The collectors and the label bounding; `render` is the /metrics body."""
 
     def __init__(self, settings: Settings) -> None:
+        # Long on purpose: one declaration per series, the whole list in one place.
         shared = multiprocess()
         # `*_created` series double the output and no dashboard reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]

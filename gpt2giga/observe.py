@@ -12,8 +12,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import msgspec
-
 from gpt2giga import logs, redact
 from gpt2giga.asgi import IGNORED_HEADER
 from gpt2giga.config import Settings
@@ -22,25 +20,6 @@ from gpt2giga.metrics import Metrics
 from gpt2giga.traffic import MAX_CONTENT_BYTES, TrafficLog
 
 Observer = Callable[[Exchange], None]
-
-
-class _Named(msgspec.Struct):
-    model: str | None = None
-
-
-_decode_named = msgspec.json.Decoder(_Named).decode
-
-
-def requested_model(ex: Exchange) -> str | None:
-    """The model the client asked for: a path parameter (Gemini) or the body's `model`."""
-    if ex.requested:
-        return ex.requested
-    if not ex.request_body:
-        return None
-    try:
-        return _decode_named(ex.request_body).model
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -56,7 +35,7 @@ def facts(ex: Exchange) -> dict[str, Any]:
         "method": ex.method,
         "route": ex.route,
         "contract": ex.contract,
-        "requested_model": requested_model(ex),
+        "requested_model": ex.requested or None,
         "model": ex.model or None,
         "status": ex.status,
         "duration_ms": _ms(ex.duration),
