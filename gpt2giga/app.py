@@ -262,6 +262,8 @@ class App:
             self.ctx = self._context(GigaChatClient(giga, build_pool(giga)))
         upstream = self.ctx.upstream
         self.drain.on_cut(lambda: upstream.abort_streams(shutting_down()))
+        if self.ring is not None:
+            self.drain.on_cut(self.ring.end_readers)
         if self.observers.traffic is not None:
             self.observers.traffic.start()
         if self.ring is not None:

@@ -149,7 +149,8 @@ class Ring(logging.Handler):
     def __init__(self, size: int = RING_LINES) -> None:
         super().__init__()
         self.lines: deque[str] = deque(maxlen=size)
-        self._readers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = []
+        # A reader's queue gets None when the ring ends it (the drain's cut).
+        self._readers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str | None]]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -165,18 +166,29 @@ class Ring(logging.Handler):
     def tail(self, n: int) -> list[str]:
         return list(self.lines)[-n:] if n > 0 else []
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        queue: asyncio.Queue[str] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+    def subscribe(self) -> asyncio.Queue[str | None]:
+        queue: asyncio.Queue[str | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
         self._readers = [*self._readers, (asyncio.get_running_loop(), queue)]
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[str | None]) -> None:
         self._readers = [(lp, q) for lp, q in self._readers if q is not queue]
 
+    def end_readers(self) -> None:
+        """Let every live reader's stream finish: a stopping worker must not wait on them."""
+        for loop, queue in self._readers:
+            loop.call_soon_threadsafe(_end, queue)
 
-def _offer(queue: asyncio.Queue[str], line: str) -> None:
+
+def _offer(queue: asyncio.Queue[str | None], line: str) -> None:
     if not queue.full():
         queue.put_nowait(line)
+
+
+def _end(queue: asyncio.Queue[str | None]) -> None:
+    if queue.full():
+        queue.get_nowait()  # a lost line matters less than a stuck shutdown
+    queue.put_nowait(None)
 
 
 def setup(settings: Settings) -> None:

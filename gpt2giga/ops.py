@@ -95,15 +95,17 @@ class _Tail:
 
     def __init__(self, ring: Ring) -> None:
         self._ring = ring
-        self._queue: asyncio.Queue[str] | None = ring.subscribe()
+        self._queue: asyncio.Queue[str | None] | None = ring.subscribe()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 
     async def __anext__(self) -> bytes:
-        if self._queue is None:
+        line = None if self._queue is None else await self._queue.get()
+        if line is None:
+            await self.aclose()
             raise StopAsyncIteration
-        return sse.frame((await self._queue.get()).encode())
+        return sse.frame(line.encode())
 
     async def aclose(self) -> None:
         if self._queue is not None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import respx
 
 from tests.conftest import AUTH, ENV, V1_CHAT, Call, build_app, over
@@ -120,3 +122,18 @@ async def test_sigterm_starts_the_drain_and_still_reaches_the_servers_handler() 
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGINT)
     assert app.drain.draining
+
+
+async def test_the_cut_also_ends_live_log_readers(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gpt2giga")
+    app = build_app()
+    await app.startup()
+    live = Call(app, "GET", "/logs/stream")
+    running = live.start()
+    await live.sent(lambda body: True)
+    app.drain.begin()
+    await live.sent(lambda body: b"draining" in body)  # the reader sees the drain start
+    app.drain.cut()
+    await asyncio.wait_for(running, 5)  # ended by the gateway, the client never left
+    await app.shutdown()
+    assert live.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
