@@ -81,7 +81,9 @@ async def tls(url: str, context: ssl.SSLContext | bool) -> Check:
     except ssl.SSLCertVerificationError:
         return Check(name, "fail", TLS_ADVICE.format(host=host))
     except (OSError, TimeoutError) as exc:
-        return Check(name, "fail", f"cannot connect: {exc or type(exc).__name__}")
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        advice = "check the URL, DNS and that this machine may reach the host (proxy, firewall)"
+        return Check(name, "fail", f"cannot connect ({reason}); {advice}")
     writer.close()
     return Check(name, "ok", "certificate chain trusted")
 

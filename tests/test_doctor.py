@@ -161,3 +161,13 @@ def test_the_report_is_plain_and_counts_failures() -> None:
         "skip  models         needs a working authorization",
         "1 check(s) failed.",
     ]
+
+
+async def test_an_unreachable_host_is_named_with_what_to_check() -> None:
+    from tests.e2e.conftest import free_port
+
+    url = f"https://127.0.0.1:{free_port()}/api/v1"  # nothing listens there
+    found = await checks(GIGACHAT_BASE_URL=url)
+    status, detail = found["tls 127.0.0.1:" + url.split(":")[2].split("/")[0]]
+    assert status == "fail" and detail.startswith("cannot connect (")
+    assert "DNS" in detail and found["authorization"][0] == "skip"
