@@ -108,8 +108,9 @@ class Exchange:
             if name == REQUEST_ID:
                 if _CLIENT_ID.fullmatch(value):
                     request_id = value.decode()
-            elif name in TRACING and 0 < len(value) <= MAX_TRACING_VALUE:
-                forward[TRACING[name]] = value.decode("latin-1")
+            elif name in TRACING and 0 < len(value) <= MAX_TRACING_VALUE and value.isascii():
+                # httpx sends header values as ASCII: anything else would fail the call.
+                forward[TRACING[name]] = value.decode()
         request_id = request_id or new_request_id()
         forward["X-Request-ID"] = request_id
         return cls(request_id, forward)

@@ -64,9 +64,11 @@ def test_an_odd_request_id_is_replaced_by_a_fresh_uuid(value: str) -> None:
     assert ex.upstream_headers == {"X-Request-ID": ex.request_id}
 
 
-def test_an_oversized_tracing_value_is_not_forwarded() -> None:
-    ex = Exchange.open([(b"x-session-id", b"s" * 257), (b"x-client-id", b"c" * 256)])
-    assert "X-Session-ID" not in ex.upstream_headers
+def test_an_oversized_or_non_ascii_tracing_value_is_not_forwarded() -> None:
+    ex = Exchange.open(
+        [(b"x-session-id", b"s" * 257), (b"x-client-id", b"c" * 256), (b"x-trace-id", b"caf\xe9")]
+    )
+    assert "X-Session-ID" not in ex.upstream_headers and "X-Trace-ID" not in ex.upstream_headers
     assert ex.upstream_headers["X-Client-ID"] == "c" * 256
 
 
