@@ -1,6 +1,6 @@
 """What is written down when a request ends: metrics, the access line, the traffic-log record.
 
-`Observers.build` picks them once at start-up from the settings; a feature
+`Observers` picks them once, at start-up, from the settings; a feature
 that is off is simply not in the list, so it costs nothing per request. Each
 observer reads the request's `Exchange` and nothing else.
 """
