@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -103,3 +104,74 @@ def sse_events(body: bytes) -> list[tuple[str | None, bytes]]:
 
     parser = SSEParser()
     return parser.feed(body) + parser.finish()
+
+
+def build_app(transport: httpx.AsyncBaseTransport | None = None, **env: str) -> App:
+    """The app with its own GigaChat client: respx intercepts it unless `transport` is given."""
+    settings = make_settings(**env)
+    return App(settings, make_client(settings, transport))
+
+
+def over(app: App) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+class Call:
+    """One request over raw ASGI, to watch a stream's messages and to leave mid-way.
+
+    httpx's ASGITransport collects the whole body first; a disconnect or a
+    shutdown during a stream needs the messages as they are sent.
+    """
+
+    def __init__(
+        self, app: Any, method: str, path: str, body: bytes = b"", headers: Any = ()
+    ) -> None:
+        self.scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in dict(headers).items()],
+        }
+        self.app = app
+        self.body = body
+        self.messages: list[dict[str, Any]] = []
+        self.leave = asyncio.Event()
+        self._sent = asyncio.Event()
+        self._read = False
+
+    async def _receive(self) -> dict[str, Any]:
+        if not self._read:
+            self._read = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self.leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self._sent.set()
+
+    async def run(self) -> None:
+        await self.app(self.scope, self._receive, self._send)
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.ensure_future(self.run())
+
+    async def sent(self, predicate: Callable[[bytes], bool]) -> None:
+        """Wait (at most 5 s) until the body sent so far satisfies `predicate`."""
+        async with asyncio.timeout(5):
+            while not (self.messages and predicate(self.text)):
+                self._sent.clear()
+                await self._sent.wait()
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.messages[0]["headers"])
+
+    @property
+    def text(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages[1:])

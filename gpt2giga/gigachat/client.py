@@ -18,16 +18,18 @@ import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from time import perf_counter
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, exchange, sse
 from gpt2giga.config import ConfigError, GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.limits import UNLIMITED, Limits, Release
 
 log = logging.getLogger("gpt2giga.gigachat")
 
@@ -281,16 +283,38 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 
 class UpstreamStream:
-    """An opened GigaChat stream, yielding v2 hub chunks; close it when done."""
+    """An opened GigaChat stream, yielding v2 hub chunks; close it when done.
 
-    def __init__(self, response: httpx.Response, contract_: Contract) -> None:
+    It holds its model's concurrency slot until closed, and notes the first
+    chunk's time and the final usage on the request's exchange.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        contract_: Contract,
+        release: Release | None = None,
+        owner: set[UpstreamStream] | None = None,
+        started: float | None = None,
+    ) -> None:
         self._response = response
         self._v1 = contract_ == "v1"
+        self._release = release
+        self._owner = owner
+        self._exchange = exchange.current()
+        self._started = perf_counter() if started is None else started
+        self._reader: asyncio.Task[Any] | None = None
+        self._abort: errors.GatewayError | None = None
+        if owner is not None:
+            owner.add(self)
 
     async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
         parser = sse.SSEParser()
+        self._reader = asyncio.current_task()
         try:
             async for raw in self._response.aiter_bytes():
+                if not self._exchange.first_chunk:
+                    self._exchange.first_chunk = perf_counter()
                 for event, data in parser.feed(raw):
                     if data == sse.DONE:
                         return
@@ -298,10 +322,32 @@ class UpstreamStream:
             for event, data in parser.finish():
                 if data != sse.DONE:
                     yield self._chunk(event, data)
+        except errors.GatewayError as err:  # a malformed chunk
+            self._exchange.upstream_error = err.kind
+            raise
         except httpx.TimeoutException:
-            raise errors.UpstreamTimeout("GigaChat stopped sending mid-stream") from None
+            timeout = self._failed(errors.UpstreamTimeout("GigaChat stopped sending mid-stream"))
+            raise timeout from None
         except httpx.TransportError as exc:
-            raise errors.UpstreamError(f"GigaChat stream broke: {_name(exc)}") from None
+            broke = self._failed(errors.UpstreamError(f"GigaChat stream broke: {_name(exc)}"))
+            raise broke from None
+        except asyncio.CancelledError:
+            if self._abort is None or self._reader is None:
+                raise
+            # The gateway's own cancel (`abort`), not the client's: end as an error event.
+            self._reader.uncancel()
+            self._exchange.error = self._abort.kind
+            raise self._abort from None
+
+    def _failed(self, err: errors.GatewayError) -> errors.GatewayError:
+        self._exchange.upstream_error = err.kind
+        return err
+
+    def abort(self, err: errors.GatewayError) -> None:
+        """Stop the stream from outside (shutdown): its reader sees `err` as a failure."""
+        if self._abort is None and self._reader is not None and not self._reader.done():
+            self._abort = err
+            self._reader.cancel()
 
     def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
         try:
@@ -312,9 +358,18 @@ class UpstreamStream:
             raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
         if event is not None:
             chunk.event = event
+        if chunk.usage is not None:
+            self._exchange.tokens_in = chunk.usage.input_tokens
+            self._exchange.tokens_out = chunk.usage.output_tokens
         return chunk
 
     async def aclose(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+            self._exchange.upstream_seconds += perf_counter() - self._started
+        if self._owner is not None:
+            self._owner.discard(self)
         await self._response.aclose()
 
 
@@ -335,6 +390,9 @@ class GigaChatClient:
         self._base = base
         self._chat_urls = chat_urls(base)
         self.auth = self.token_source(Credentials.from_settings(settings))
+        # Set by the app from GPT2GIGA_MODEL_MAX_CONNECTIONS*; enforced here, where calls go out.
+        self.limits: Limits = UNLIMITED
+        self._streams: set[UpstreamStream] = set()
 
     def token_source(self, creds: Credentials) -> TokenSource:
         s = self.settings
@@ -344,6 +402,13 @@ class GigaChatClient:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+
+    def abort_streams(self, err: errors.GatewayError) -> int:
+        """End every open stream with `err` (shutdown after the drain timeout); how many."""
+        streams = list(self._streams)
+        for stream in streams:
+            stream.abort(err)
+        return len(streams)
 
     # --- endpoints -----------------------------------------------------------
 
@@ -370,27 +435,50 @@ class GigaChatClient:
         self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
     ) -> giga.ChatCompletionResponse:
         body = self.encode_chat(req, contract_, stream=False)
-        response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
+        release = await self._slot(req.model)
+        try:
+            response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
+        finally:
+            release()
         try:
             if contract_ == "v1":
-                return contract.from_v1(_decode_v1(response.content))
-            return _decode_v2(response.content)
+                answer = contract.from_v1(_decode_v1(response.content))
+            else:
+                answer = _decode_v2(response.content)
         except msgspec.DecodeError:
             raise errors.UpstreamError("GigaChat sent a malformed answer") from None
+        if answer.usage is not None:
+            ex = exchange.current()
+            ex.tokens_in += answer.usage.input_tokens
+            ex.tokens_out += answer.usage.output_tokens
+        return answer
+
+    async def _slot(self, model: str | None) -> Release:
+        """The model's concurrency slot; the model is noted for metrics and logs."""
+        name = model or self.settings.model
+        exchange.current().model = name
+        return await self.limits.acquire(name)
 
     async def stream(
         self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
     ) -> UpstreamStream:
         """Open a stream; every failure before its first byte is raised here, retried first."""
         body = self.encode_chat(req, contract_, stream=True)
-        response = await self._send(
-            "POST", self._chat_urls[contract_], body, auth=auth, stream=True
-        )
-        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
-        if content_type != "text/event-stream":
-            await response.aclose()
-            raise errors.UpstreamError("GigaChat answered a stream request without a stream")
-        return UpstreamStream(response, contract_)
+        release = await self._slot(req.model)
+        started = perf_counter()
+        try:
+            response = await self._send(
+                "POST", self._chat_urls[contract_], body, auth=auth, stream=True
+            )
+            content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+            if content_type != "text/event-stream":
+                await response.aclose()
+                raise errors.UpstreamError("GigaChat answered a stream request without a stream")
+        except BaseException:
+            release()
+            exchange.current().upstream_seconds += perf_counter() - started
+            raise
+        return UpstreamStream(response, contract_, release, self._streams, started)
 
     async def models(self, auth: TokenSource | None = None) -> giga.Models:
         response = await self._send("GET", self._base + "/models", None, auth=auth)
@@ -400,8 +488,14 @@ class GigaChatClient:
         self, model: str, inputs: list[str], auth: TokenSource | None = None
     ) -> giga.Embeddings:
         body = _encode(giga.EmbeddingsRequest(model=model, input=inputs))
-        response = await self._send("POST", self._base + "/embeddings", body, auth=auth)
-        return self._parse(_decode_embeddings, response)
+        release = await self._slot(model)
+        try:
+            response = await self._send("POST", self._base + "/embeddings", body, auth=auth)
+        finally:
+            release()
+        result = self._parse(_decode_embeddings, response)
+        exchange.current().tokens_in += sum(e.usage.prompt_tokens for e in result.data)
+        return result
 
     async def tokens_count(
         self, model: str, inputs: list[str], auth: TokenSource | None = None
@@ -428,12 +522,32 @@ class GigaChatClient:
         auth: TokenSource | None = None,
         stream: bool = False,
     ) -> httpx.Response:
-        source = auth or self.auth
+        """One upstream call with retries; its time and failure go on the exchange."""
+        ex = exchange.current()
+        started = perf_counter()
+        try:
+            return await self._attempts(method, url, body, auth or self.auth, stream, ex)
+        except errors.GatewayError as err:
+            ex.upstream_error = err.kind
+            raise
+        finally:
+            if not stream:  # a stream's time is counted when it closes
+                ex.upstream_seconds += perf_counter() - started
+
+    async def _attempts(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        source: TokenSource,
+        stream: bool,
+        ex: exchange.Exchange,
+    ) -> httpx.Response:
         attempt = 0
         reauthed = False
         while True:
             token = await source.token()
-            request = self._request(method, url, body, token, stream)
+            request = self._request(method, url, body, token, stream, ex.upstream_headers)
             try:
                 response = await self.pool.send(request, stream=True)
             except RETRY_EXCEPTIONS as exc:
@@ -473,9 +587,16 @@ class GigaChatClient:
         return self._backoff(attempt + 1, retry_after)
 
     def _request(
-        self, method: str, url: str, body: bytes | None, token: str | None, stream: bool
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        token: str | None,
+        stream: bool,
+        forward: dict[str, str],
     ) -> httpx.Request:
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        # The request id and the client's safe tracing headers (exchange.TRACING) first.
+        headers = {**forward, "Accept": "text/event-stream" if stream else "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if body is not None:
