@@ -57,6 +57,16 @@ def test_only_the_client_and_the_app_import_httpx() -> None:
     assert users <= {"gpt2giga/gigachat/client.py", "gpt2giga/app.py"}
 
 
+def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> None:
+    """Client-named URLs go through one SSRF-checked module, never GigaChat's pool."""
+    httpcore = {name(p) for p in MODULES if "httpcore" in roots(imports(p))}
+    sockets = {name(p) for p in MODULES if "socket" in roots(imports(p))}
+    assert httpcore == {"gpt2giga/remote.py"}
+    # The CLI probes its own loopback ports at start-up (demo mode), nothing else.
+    assert sockets <= {"gpt2giga/remote.py", "gpt2giga/cli.py"}
+    assert "httpx" not in roots(imports(PACKAGE / "remote.py"))
+
+
 @pytest.mark.parametrize("path", MODULES, ids=name)
 def test_no_pydantic_or_sdk_on_the_import_path(path: Path) -> None:
     """pydantic and the gigachat SDK cost start-up time and memory: never imported at load."""
