@@ -18,7 +18,7 @@ import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -280,6 +280,13 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+class Multipart(NamedTuple):
+    """A form body (`files` and plain fields); httpx encodes it, boundary included."""
+
+    files: dict[str, tuple[str, bytes, str]]
+    data: dict[str, str]
+
+
 class UpstreamStream:
     """An opened GigaChat stream, yielding v2 hub chunks; close it when done."""
 
@@ -410,6 +417,14 @@ class GigaChatClient:
         response = await self._send("POST", self._base + "/tokens/count", body, auth=auth)
         return self._parse(_decode_counts, response)
 
+    async def upload_file(
+        self, filename: str, content: bytes, mime: str, auth: TokenSource | None = None
+    ) -> giga.UploadedFile:
+        """`POST /files`: multipart `file` and `purpose`, as the SDK's `upload_file` sends them."""
+        form = Multipart(files={"file": (filename, content, mime)}, data={"purpose": "general"})
+        response = await self._send("POST", self._base + "/files", form, auth=auth)
+        return self._parse(_decode_file, response)
+
     @staticmethod
     def _parse(decode: Callable[[bytes], T], response: httpx.Response) -> T:
         try:
@@ -423,7 +438,7 @@ class GigaChatClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         *,
         auth: TokenSource | None = None,
         stream: bool = False,
@@ -473,15 +488,19 @@ class GigaChatClient:
         return self._backoff(attempt + 1, retry_after)
 
     def _request(
-        self, method: str, url: str, body: bytes | None, token: str | None, stream: bool
+        self, method: str, url: str, body: bytes | Multipart | None, token: str | None, stream: bool
     ) -> httpx.Request:
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         if stream:
             headers["Cache-Control"] = "no-store"
+        if isinstance(body, Multipart):
+            return self.pool.build_request(
+                method, url, files=body.files, data=body.data, headers=headers
+            )
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         return self.pool.build_request(method, url, content=body, headers=headers)
 
     @staticmethod
