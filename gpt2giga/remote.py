@@ -173,7 +173,9 @@ def target(url: str, schemes: frozenset[str]) -> Target:
     scheme = parts.scheme.lower()
     if scheme not in schemes:
         allowed = " or ".join(sorted(schemes))
-        raise Refused(f"only {allowed} URLs are fetched, not {scheme or 'this'} ones")
+        raise Refused(
+            f"only {allowed} URLs are fetched" + (f", not {scheme} ones" if scheme else "")
+        )
     if parts.username is not None or parts.password is not None:
         raise Refused("URLs with credentials are not fetched")
     if not host:
