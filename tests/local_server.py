@@ -123,9 +123,12 @@ class ThreadedServer:
 
     def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
         served = files
+        self.paths: list[str] = []  # every path asked for, in order
+        paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                paths.append(self.path)
                 found = served.get(self.path)
                 if found is None:
                     self.send_error(404)
