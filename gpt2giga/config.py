@@ -260,21 +260,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError("GPT2GIGA_RESPONSES_STORE_TTL_SECONDS: expected a positive number")
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
-    for name in (
-        "max_image_file_size_bytes",
-        "max_text_file_size_bytes",
-        "max_audio_image_total_size_bytes",
-    ):
-        if getattr(proxy, name) < 1:
-            raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
-    for network in proxy.attachment_url_allowed_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigError(
-                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
-                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
-            ) from None
+    _validate_attachments(proxy)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -293,6 +279,24 @@ def validate(settings: Settings) -> None:
         url = getattr(giga, url_name)
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"GIGACHAT_{url_name.upper()}: expected an http(s) URL")
+
+
+def _validate_attachments(proxy: ProxySettings) -> None:
+    for name in (
+        "max_image_file_size_bytes",
+        "max_text_file_size_bytes",
+        "max_audio_image_total_size_bytes",
+    ):
+        if getattr(proxy, name) < 1:
+            raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
+    for network in proxy.attachment_url_allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
+                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
 
 
 def auth_required(settings: Settings) -> bool:

@@ -99,7 +99,6 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
         self._resolve = resolve
         self._allowed = allowed
-        self.lookups: list[str] = []  # the hosts resolved, for tests
 
     async def connect_tcp(
         self,
@@ -121,7 +120,6 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
         raise failure
 
     async def _addresses(self, host: str, port: int, wait: float | None) -> list[str]:
-        self.lookups.append(host)
         try:
             found = await asyncio.wait_for(self._resolve(host, port), wait)
         except TimeoutError:
@@ -197,7 +195,7 @@ def target(url: str, schemes: frozenset[str]) -> Target:
 
 
 class Fetcher:
-    """Fetches client-named URLs; one per process, a fresh small pool per fetch."""
+    """Fetches client-named URLs; one per process (in the Uploader)."""
 
     def __init__(
         self,
@@ -211,8 +209,7 @@ class Fetcher:
         deadline: float = 60.0,
     ) -> None:
         self.schemes = frozenset({"https", "http"} if allow_http else {"https"})
-        self._allowed = allowed
-        self._resolve = resolve
+        self._backend = CheckedBackend(resolve, allowed)
         self._ssl = ssl_context
         self._timeouts = {
             "connect": connect_timeout,
@@ -221,7 +218,6 @@ class Fetcher:
             "pool": connect_timeout,
         }
         self._deadline = deadline
-        self.backend: CheckedBackend | None = None  # the last fetch's, for tests
 
     def check(self, url: str) -> None:
         """Refuse what needs no network to refuse (scheme, credentials, no host)."""
@@ -234,9 +230,9 @@ class Fetcher:
         """
         if self._ssl is None:
             self._ssl = _default_ssl()
-        self.backend = backend = CheckedBackend(self._resolve, self._allowed)
+        # A pool of its own per fetch: nothing is shared with another client's fetch.
         pool = httpcore.AsyncConnectionPool(
-            ssl_context=self._ssl, network_backend=backend, retries=0, max_connections=4
+            ssl_context=self._ssl, network_backend=self._backend, retries=0, max_connections=4
         )
         try:
             async with pool, asyncio.timeout(self._deadline):

@@ -226,7 +226,7 @@ def _user(
 ) -> list[giga.ChatMessage]:
     """Tool results first (GigaChat wants them right after the calls), then the user's text.
 
-    The user message also carries the images and documents of the tool results:
+    The user message also carries the tool results' images and documents:
     GigaChat takes files on user messages.
     """
     if isinstance(msg.content, str):
@@ -235,11 +235,10 @@ def _user(
     texts: list[str] = []
     refs: list[giga.ChatContentFile] = []
     for j, block in enumerate(msg.content):
-        at = f"{where}.content[{j}]"
         if isinstance(block, ant.ToolResultBlock):
-            results.append(_tool_result(block, names, at, found, refs))
+            results.append(_tool_result(block, names, f"{where}.content[{j}]", found, refs))
         else:
-            _block(block, at, found, texts, refs)
+            _block(block, where, j, found, texts, refs)
     if texts or refs or not results:
         results.append(build.text_message("user", "\n\n".join(texts), refs))
     return results
@@ -248,30 +247,29 @@ def _user(
 def _block(
     block: ant.ResultBlock,
     where: str,
+    j: int,
     found: list[files.Attachment],
     texts: list[str],
     refs: list[giga.ChatContentFile],
 ) -> None:
-    """A content block: its text into `texts`, or its file into `refs`."""
+    """Block `j` of the content at `where`: its text into `texts`, or its file into `refs`."""
     if isinstance(block, ant.TextBlock):
         texts.append(block.text)
     elif isinstance(block, ant.SearchResultBlock):
         body = "\n".join(b.text for b in block.content)
         texts.append(f"{block.title} ({block.source})\n{body}")
     else:
-        refs.append(_attach(block, where, found))
+        refs.append(_attach(block, f"{where}.content[{j}]", found))
 
 
 def _attach(
     block: ant.ImageBlock | ant.DocumentBlock, where: str, found: list[files.Attachment]
 ) -> giga.ChatContentFile:
-    source = block.source
-    image = isinstance(block, ant.ImageBlock)
+    source, image = block.source, isinstance(block, ant.ImageBlock)
     name = block.title if isinstance(block, ant.DocumentBlock) else None
     if isinstance(source, ant.Base64Source):
-        return files.attach(
-            found, where, data=source.data, mime=source.media_type, filename=name, image=image
-        )
+        mime = source.media_type
+        return files.attach(found, where, data=source.data, mime=mime, filename=name, image=image)
     if isinstance(source, ant.URLSource):
         return files.attach(found, where, url=source.url, filename=name, image=image)
     if isinstance(source, ant.PlainTextSource):
@@ -292,14 +290,10 @@ def _tool_result(
 ) -> giga.ChatMessage:
     # An id the history never issued: the latest call is the best guess for its name.
     name = names.get(block.tool_use_id) or next(reversed(names.values()), "function")
-    content = block.content
-    if content is None or isinstance(content, str):
-        text = content or ""
-    else:
-        texts: list[str] = []
-        for k, inner in enumerate(content):
-            _block(inner, f"{where}.content[{k}]", found, texts, refs)
-        text = "\n".join(texts)
+    texts = [block.content] if isinstance(block.content, str) else []
+    for k, inner in enumerate(block.content if isinstance(block.content, list) else ()):
+        _block(inner, where, k, found, texts, refs)
+    text = "\n".join(texts)
     output: object = {"error": text} if block.is_error else text
     return giga.ChatMessage(
         role="tool",

@@ -69,18 +69,19 @@ def _user_turn(
     texts: list[str] = []
     refs: list[giga.ChatContentFile] = []
     for j, part in enumerate(content.parts):
-        where = f"contents[{i}].parts[{j}]"
         result = part.function_response
         if result is not None:
             for k, media in enumerate(result.parts or ()):
-                at = f"{where}.functionResponse.parts[{k}]"
+                at = f"contents[{i}].parts[{j}].functionResponse.parts[{k}]"
                 refs.append(_media(media.inline_data, media.file_data, at, found))
             state = _state_for(result, issued)
             output = result.response if result.response is not None else {}
             part_ = build.result_part(result.name, output)
             out.append(giga.ChatMessage(role="tool", content=[part_], tools_state_id=state))
         elif part.inline_data is not None or part.file_data is not None:
-            refs.append(_media(part.inline_data, part.file_data, where, found))
+            refs.append(
+                _media(part.inline_data, part.file_data, f"contents[{i}].parts[{j}]", found)
+            )
         elif part.text and not part.thought:
             texts.append(part.text)
     if texts or refs:

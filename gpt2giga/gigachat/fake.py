@@ -428,10 +428,7 @@ class FakeGigaChat:
     async def _chat(self, body: bytes, contract_: str, send: Send) -> None:
         self.requests.append((contract_, body))
         req, stream = self._decode_chat(body, contract_)
-        for message in req.messages:
-            for file_id in contract.files_of(message):
-                if file_id not in self.files:
-                    raise FakeError(400, f"File {file_id} not found")
+        self._check_files(req)
         model = req.model or "GigaChat"
         code = model.removeprefix("error-")
         if model.startswith("error-") and code.isdigit() and 400 <= int(code) < 600:
@@ -473,6 +470,12 @@ class FakeGigaChat:
                 raise RuntimeError("fake GigaChat drops the connection mid-stream")
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _check_files(self, req: giga.ChatCompletionRequest) -> None:
+        for message in req.messages:
+            for file_id in contract.files_of(message):
+                if file_id not in self.files:
+                    raise FakeError(400, f"File {file_id} not found")
 
     def _thread(
         self, req: giga.ChatCompletionRequest
@@ -580,24 +583,7 @@ def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
 
 def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
     """Read a v1 request through the same eyes as a v2 one, to answer alike."""
-    messages = []
-    for m in v1.messages:
-        if m.role == "function":
-            # GigaChat reads a v1 function result as a JSON object in a string.
-            result = giga.ChatFunctionResult(
-                name=m.name or "", result=contract.result_object(m.content or "")
-            )
-            messages.append(
-                giga.ChatMessage(
-                    role="tool", content=[giga.ChatContentPart(function_result=result)]
-                )
-            )
-        else:
-            parts = [giga.ChatContentPart(text=m.content or "")]
-            if m.attachments:
-                refs = [giga.ChatContentFile(id=file_id) for file_id in m.attachments]
-                parts.append(giga.ChatContentPart(files=refs))
-            messages.append(giga.ChatMessage(role=m.role, content=parts))
+    messages = [_message_from_v1(m) for m in v1.messages]
     forced = v1.function_call
     config = giga.ChatToolConfig(
         mode="forced" if isinstance(forced, giga.ChatFunctionCallV1) else forced,
@@ -625,6 +611,20 @@ def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
             else None,
         ),
     )
+
+
+def _message_from_v1(m: giga.MessageV1) -> giga.ChatMessage:
+    if m.role == "function":
+        # GigaChat reads a v1 function result as a JSON object in a string.
+        result = giga.ChatFunctionResult(
+            name=m.name or "", result=contract.result_object(m.content or "")
+        )
+        return giga.ChatMessage(role="tool", content=[giga.ChatContentPart(function_result=result)])
+    parts = [giga.ChatContentPart(text=m.content or "")]
+    if m.attachments:
+        refs = [giga.ChatContentFile(id=file_id) for file_id in m.attachments]
+        parts.append(giga.ChatContentPart(files=refs))
+    return giga.ChatMessage(role=m.role, content=parts)
 
 
 def _frames_v1(ans: Answer, model: str, state: str) -> list[bytes]:

@@ -200,10 +200,11 @@ def _user(
     texts: list[str] = []
     refs: list[giga.ChatContentFile] = []
     for j, part in enumerate(content):
-        where = f"messages[{i}].content[{j}]"
         if isinstance(part, oai.TextPart):
             texts.append(part.text)
-        elif isinstance(part, oai.ImagePart):
+            continue
+        where = f"messages[{i}].content[{j}]"
+        if isinstance(part, oai.ImagePart):
             refs.append(files.attach(found, where, url=part.image_url.url, image=True))
         elif isinstance(part, oai.FilePart):
             refs.append(_file(part.file, where, found))
