@@ -6,6 +6,7 @@ recorded bodies in `tests/fixtures/gigachat/`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import struct
@@ -1108,6 +1109,7 @@ async def test_upstream_auth_failure_is_not_leaked(
 # --- images and files ------------------------------------------------------------------------
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 28
 PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 LOOK = {
     "role": "user",
@@ -1169,6 +1171,31 @@ async def test_a_screenshot_resent_every_turn_is_uploaded_once(
     assert [m.get("attachments") for m in sent_json(chat)["messages"]] == [
         ["file-png"], None, ["file-png"], None, ["file-png"],
     ]  # fmt: skip
+
+
+async def test_the_images_of_one_request_upload_at_the_same_time(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    both_in_flight = asyncio.Event()
+    arrived: list[bytes] = []
+
+    async def upload(request: httpx.Request) -> httpx.Response:
+        data = form_fields(request)["file"][2]
+        arrived.append(data)
+        if len(arrived) == 2:
+            both_in_flight.set()
+        await both_in_flight.wait()  # one upload at a time would wait here forever
+        return httpx.Response(200, json=uploaded("file-png" if data == PNG else "file-jpeg"))
+
+    upstream.post(FILES).mock(side_effect=upload)
+    chat = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
+    two = {**LOOK, "content": [*LOOK["content"], {"type": "image_url", "image_url": {"url": jpeg}}]}
+    async with respx_app() as c, asyncio.timeout(5):
+        r = await c.post("/v1/chat/completions", json={**CHAT, "messages": [two]})
+    assert r.status_code == 200, r.text
+    assert sorted(arrived) == sorted([PNG, JPEG])
+    assert sent_json(chat)["messages"][0]["attachments"] == ["file-png", "file-jpeg"]
 
 
 async def test_a_streamed_chat_with_an_image_sends_its_id(
