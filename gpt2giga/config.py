@@ -9,6 +9,7 @@ repr, or anywhere else this module prints.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
 import types
 import typing
@@ -77,6 +78,15 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     # Seconds of upstream silence before a stream sends a keep-alive (dialects
     # with a ping event); 0 turns it off.
     stream_keepalive_seconds: float = 10.0
+    # Images and documents: uploaded to GigaChat's files API (limits as GigaChat documents them).
+    enable_images: bool = True
+    max_image_file_size_bytes: int = 15 * 1024 * 1024
+    max_text_file_size_bytes: int = 40 * 1024 * 1024
+    max_audio_image_total_size_bytes: int = 80 * 1024 * 1024
+    # Attachment URLs are fetched over https only, and never from a non-public
+    # address unless it is inside one of these networks (a trusted file server).
+    attachment_url_allow_http: bool = False
+    attachment_url_allowed_networks: list[str] = []
     demo: bool = False
     # --- operations: names and meanings as in the FastAPI gpt2giga ---
     use_https: bool = False
@@ -278,6 +288,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError("GPT2GIGA_RESPONSES_STORE_TTL_SECONDS: expected a positive number")
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
+    _validate_attachments(proxy)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -349,6 +360,24 @@ def validate_https(proxy: ProxySettings) -> None:
             "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
             "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
         )
+
+
+def _validate_attachments(proxy: ProxySettings) -> None:
+    for name in (
+        "max_image_file_size_bytes",
+        "max_text_file_size_bytes",
+        "max_audio_image_total_size_bytes",
+    ):
+        if getattr(proxy, name) < 1:
+            raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
+    for network in proxy.attachment_url_allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
+                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
 
 
 def auth_required(settings: Settings) -> bool:

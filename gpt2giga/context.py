@@ -17,6 +17,7 @@ from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient, TokenSource
 from gpt2giga.openai.responses_store import ResponseStore
+from gpt2giga.uploads import Uploader
 
 MODELS_TTL_S = 60.0
 
@@ -69,6 +70,7 @@ class Context:
         self.responses = ResponseStore(
             proxy.responses_store_size, proxy.responses_store_ttl_seconds
         )
+        self.uploads = Uploader(proxy, upstream)
         self.clock = clock
         self._token_hex = token_hex
         proxy = settings.proxy

@@ -19,6 +19,7 @@ from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"
 V1_CHAT = BASE + "/chat/completions"
+FILES = BASE + "/files"
 AUTH = "https://auth.test/api/v2/oauth"
 
 ENV = {
@@ -96,6 +97,40 @@ def respx_app() -> Callable[..., httpx.AsyncClient]:
 def sent_json(route: respx.Route, n: int = -1) -> Any:
     """The JSON body of the n-th request that reached a respx route."""
     return msgspec.json.decode(route.calls[n].request.content)
+
+
+def form_fields(request: httpx.Request) -> dict[str, tuple[str | None, str, bytes]]:
+    """A multipart body's fields by name: (file name, content type, bytes)."""
+    from email.parser import BytesParser
+
+    head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # built, never sent
+        content = request.read()
+    form = BytesParser().parsebytes(head + content)
+    fields = {}
+    for part in form.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        fields[str(name)] = (
+            part.get_filename(),
+            part.get_content_type(),
+            part.get_payload(decode=True),
+        )
+    return fields
+
+
+def uploaded(file_id: str, filename: str = "a.png", size: int = 1) -> dict[str, Any]:
+    """GigaChat's answer to `POST /files`."""
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "created_at": 1735689600,
+        "filename": filename,
+        "purpose": "general",
+        "access_policy": "private",
+    }
 
 
 def sse_events(body: bytes) -> list[tuple[str | None, bytes]]:

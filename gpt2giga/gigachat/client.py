@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from time import perf_counter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -282,6 +282,13 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+class Multipart(NamedTuple):
+    """A form body (`files` and plain fields); httpx encodes it, boundary included."""
+
+    files: dict[str, tuple[str, bytes, str]]
+    data: dict[str, str]
+
+
 class UpstreamStream:
     """An opened GigaChat stream, yielding v2 hub chunks; close it when done.
 
@@ -504,6 +511,14 @@ class GigaChatClient:
         response = await self._send("POST", self._base + "/tokens/count", body, auth=auth)
         return self._parse(_decode_counts, response)
 
+    async def upload_file(
+        self, filename: str, content: bytes, mime: str, auth: TokenSource | None = None
+    ) -> giga.UploadedFile:
+        """`POST /files`: multipart `file` and `purpose`, as the SDK's `upload_file` sends them."""
+        form = Multipart(files={"file": (filename, content, mime)}, data={"purpose": "general"})
+        response = await self._send("POST", self._base + "/files", form, auth=auth)
+        return self._parse(_decode_file, response)
+
     @staticmethod
     def _parse(decode: Callable[[bytes], T], response: httpx.Response) -> T:
         try:
@@ -517,7 +532,7 @@ class GigaChatClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         *,
         auth: TokenSource | None = None,
         stream: bool = False,
@@ -538,7 +553,7 @@ class GigaChatClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         source: TokenSource,
         stream: bool,
         ex: exchange.Exchange,
@@ -590,7 +605,7 @@ class GigaChatClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         token: str | None,
         stream: bool,
         forward: dict[str, str],
@@ -599,10 +614,14 @@ class GigaChatClient:
         headers = {**forward, "Accept": "text/event-stream" if stream else "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         if stream:
             headers["Cache-Control"] = "no-store"
+        if isinstance(body, Multipart):
+            return self.pool.build_request(
+                method, url, files=body.files, data=body.data, headers=headers
+            )
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         return self.pool.build_request(method, url, content=body, headers=headers)
 
     @staticmethod

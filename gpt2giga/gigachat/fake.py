@@ -8,6 +8,8 @@ request alone: text echoes the last user message, offered functions get
 called with schema-valid arguments, a requested JSON schema gets a valid
 instance. A v2 request with `storage` keeps its thread (the messages sent and
 the answer) and answers with its `thread_id`; `storage.thread_id` continues it.
+Files referenced by a chat request must have been uploaded, and the answer
+names them (`[files: <id>, …]`) so tests can follow the round trip.
 Model names `error-<status>` and `stream-break` inject failures.
 With `validate=True` every chat request is checked against the gigachat SDK's
 own pydantic models first (imported only then: it is slow and large).
@@ -28,7 +30,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from gpt2giga.gigachat import contract
+from gpt2giga.gigachat import contract, files
 from gpt2giga.gigachat import wire as giga
 
 Scope = dict[str, Any]
@@ -234,6 +236,9 @@ def answer(req: giga.ChatCompletionRequest) -> Answer:
         result.text = "Done: " + "; ".join(outputs) + "."
     else:
         result.text = f"Hello from the fake GigaChat! You said: {prompt[:300]}"
+        received = [file_id for m in msgs for file_id in contract.files_of(m)]
+        if received:
+            result.text += f" [files: {', '.join(received)}]"
     if opts.max_tokens is not None and words(result.text) > opts.max_tokens:
         result.text = " ".join(result.text.split()[: opts.max_tokens])
         result.finish = "length"
@@ -423,6 +428,7 @@ class FakeGigaChat:
     async def _chat(self, body: bytes, contract_: str, send: Send) -> None:
         self.requests.append((contract_, body))
         req, stream = self._decode_chat(body, contract_)
+        self._check_files(req)
         model = req.model or "GigaChat"
         code = model.removeprefix("error-")
         if model.startswith("error-") and code.isdigit() and 400 <= int(code) < 600:
@@ -464,6 +470,12 @@ class FakeGigaChat:
                 raise RuntimeError("fake GigaChat drops the connection mid-stream")
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _check_files(self, req: giga.ChatCompletionRequest) -> None:
+        for message in req.messages:
+            for file_id in contract.files_of(message):
+                if file_id not in self.files:
+                    raise FakeError(400, f"File {file_id} not found")
 
     def _thread(
         self, req: giga.ChatCompletionRequest
@@ -543,8 +555,10 @@ class FakeGigaChat:
         fields = _multipart(body, match.group(1).strip('"').encode())
         if "file" not in fields:
             raise FakeError(400, "No file in the form")
-        filename, data = fields["file"]
-        purpose = fields.get("purpose", (None, b"general"))[1].decode()
+        filename, data, mime = fields["file"]
+        if mime not in files.TYPES:
+            raise FakeError(400, f"Unsupported file type {mime}")
+        purpose = fields.get("purpose", (None, b"general", ""))[1].decode()
         file_id = str(uuid.UUID(hashlib.md5(data).hexdigest()))
         uploaded = giga.UploadedFile(
             id=file_id,
@@ -569,22 +583,7 @@ def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
 
 def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
     """Read a v1 request through the same eyes as a v2 one, to answer alike."""
-    messages = []
-    for m in v1.messages:
-        if m.role == "function":
-            # GigaChat reads a v1 function result as a JSON object in a string.
-            result = giga.ChatFunctionResult(
-                name=m.name or "", result=contract.result_object(m.content or "")
-            )
-            messages.append(
-                giga.ChatMessage(
-                    role="tool", content=[giga.ChatContentPart(function_result=result)]
-                )
-            )
-        else:
-            messages.append(
-                giga.ChatMessage(role=m.role, content=[giga.ChatContentPart(text=m.content or "")])
-            )
+    messages = [_message_from_v1(m) for m in v1.messages]
     forced = v1.function_call
     config = giga.ChatToolConfig(
         mode="forced" if isinstance(forced, giga.ChatFunctionCallV1) else forced,
@@ -612,6 +611,20 @@ def _v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
             else None,
         ),
     )
+
+
+def _message_from_v1(m: giga.MessageV1) -> giga.ChatMessage:
+    if m.role == "function":
+        # GigaChat reads a v1 function result as a JSON object in a string.
+        result = giga.ChatFunctionResult(
+            name=m.name or "", result=contract.result_object(m.content or "")
+        )
+        return giga.ChatMessage(role="tool", content=[giga.ChatContentPart(function_result=result)])
+    parts = [giga.ChatContentPart(text=m.content or "")]
+    if m.attachments:
+        refs = [giga.ChatContentFile(id=file_id) for file_id in m.attachments]
+        parts.append(giga.ChatContentPart(files=refs))
+    return giga.ChatMessage(role=m.role, content=parts)
 
 
 def _frames_v1(ans: Answer, model: str, state: str) -> list[bytes]:
@@ -680,16 +693,18 @@ def _model(name: str, kind: str) -> giga.Model:
     return giga.Model(id=name, object="model", owned_by="salutedevices", type=kind)
 
 
-def _multipart(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """Form fields by name: (filename or None, bytes)."""
-    fields: dict[str, tuple[str | None, bytes]] = {}
+def _multipart(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes, str]]:
+    """Form fields by name: (filename or None, bytes, content type or "")."""
+    fields: dict[str, tuple[str | None, bytes, str]] = {}
     for part in body.split(b"--" + boundary):
         head, sep, data = part.partition(b"\r\n\r\n")
         name = re.search(rb'\bname="([^"]*)"', head)
         if sep and name:
             file = re.search(rb'filename="([^"]*)"', head)
             filename = file.group(1).decode() if file else None
-            fields[name.group(1).decode()] = (filename, data.removesuffix(b"\r\n"))
+            ctype = re.search(rb"(?i)content-type:\s*([^\r\n;]+)", head)
+            mime = ctype.group(1).decode().strip().lower() if ctype else ""
+            fields[name.group(1).decode()] = (filename, data.removesuffix(b"\r\n"), mime)
     return fields
 
 

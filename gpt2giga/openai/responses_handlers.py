@@ -33,10 +33,12 @@ async def create(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     turn = translate.to_giga(req, opts, _previous(ctx, req.previous_response_id))
+    auth = ctx.auth_for(request)
+    if turn.prepared.attachments:
+        await ctx.uploads.resolve(turn.prepared.attachments, auth)
     response_id = ctx.new_id("resp_")
     base = output.skeleton(req, response_id, ctx.now(), opts.model)
     headers = ignored_header(turn.prepared.ignored)
-    auth = ctx.auth_for(request)
     if req.stream:
         upstream = await _open(ctx, turn, opts.contract, auth)
         translator = stream.StreamTranslator(turn, base, ctx.new_id)
