@@ -91,8 +91,9 @@ def build(env: dict[str, str]) -> Any:
 
     from gpt2giga import config
     from gpt2giga.app import App
-    from gpt2giga.gigachat.client import GigaChatClient, build_pool
+    from gpt2giga.gigachat.client import GigaChatClient
     from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeGigaChat
+    from gpt2giga.gigachat.upstream import build_pool
 
     settings = config.load(
         {

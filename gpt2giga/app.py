@@ -41,7 +41,8 @@ from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.exchange import Exchange
 from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.gigachat.upstream import build_pool
 from gpt2giga.limits import Limits
 from gpt2giga.metrics import Metrics, mark_process_dead
 from gpt2giga.observe import Observers, tap

@@ -15,7 +15,8 @@ from gpt2giga import errors, exchange, passtoken
 from gpt2giga.asgi import Contract, Request
 from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import GigaChatClient, TokenSource
+from gpt2giga.gigachat.auth import TokenSource
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.openai.responses_store import ResponseStore
 from gpt2giga.uploads import Uploader
 

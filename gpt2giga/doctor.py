@@ -21,7 +21,8 @@ import msgspec
 from gpt2giga import errors
 from gpt2giga.config import ConfigError, GigaChatSettings, Settings
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import GigaChatClient, build_pool, ssl_context
+from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.gigachat.upstream import build_pool, ssl_context
 
 Status = Literal["ok", "warn", "fail", "skip"]
 CONNECT_TIMEOUT_S = 10.0

@@ -16,7 +16,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gpt2giga.gigachat.client import TokenSource
+    from gpt2giga.gigachat.auth import TokenSource
 
 REQUEST_ID = b"x-request-id"
 # Client headers that are safe to pass on to GigaChat, with the spelling sent.

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from gpt2giga import errors
 from gpt2giga.config import SDK_SCOPE
-from gpt2giga.gigachat.client import Credentials, TokenSource
+from gpt2giga.gigachat.auth import Credentials, TokenSource
 
 PREFIX = "giga-"
 # Where SDKs put a key: OpenAI's Authorization bearer, Anthropic's x-api-key,

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from gpt2giga import errors
 from gpt2giga.config import ProxySettings
 from gpt2giga.gigachat import files
-from gpt2giga.gigachat.client import Credentials, GigaChatClient, TokenSource
+from gpt2giga.gigachat.auth import Credentials, TokenSource
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
 from gpt2giga.remote import Fetched, Fetcher, Refused
 

@@ -13,8 +13,9 @@ import respx
 
 from gpt2giga import config
 from gpt2giga.app import App
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.upstream import build_pool
 
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"

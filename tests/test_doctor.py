@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from gpt2giga import doctor
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.upstream import build_pool
 from tests.certs import self_signed
 from tests.conftest import make_settings, no_sleep
 

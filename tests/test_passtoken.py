@@ -13,7 +13,7 @@ import respx
 
 from gpt2giga import errors
 from gpt2giga.context import NO_CREDENTIALS
-from gpt2giga.gigachat.client import Credentials, TokenSource
+from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.passtoken import TokenCache, find, parse
 from tests.conftest import AUTH, BASE, ENV, V1_CHAT, Call, build_app, over
 

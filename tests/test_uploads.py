@@ -15,7 +15,8 @@ import respx
 
 from gpt2giga import errors
 from gpt2giga.gigachat import files
-from gpt2giga.gigachat.client import Credentials, GigaChatClient
+from gpt2giga.gigachat.auth import Credentials
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.uploads import FileCache, Uploader
 from tests.conftest import FILES, form_fields, make_client, make_settings, uploaded
 from tests.local_server import LocalServer, response

@@ -33,15 +33,10 @@ from gigachat.models.chat_completions import ChatCompletionRequest
 from gpt2giga import errors
 from gpt2giga.config import ConfigError
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import (
-    Credentials,
-    GigaChatClient,
-    TokenSource,
-    build_pool,
-    chat_urls,
-    ssl_context,
-)
+from gpt2giga.gigachat.auth import Credentials, TokenSource
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
 from tests.conftest import (
     AUTH,
     BASE,
