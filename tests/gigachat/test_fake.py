@@ -41,14 +41,8 @@ from gigachat.models.models import Model, Models
 from gigachat.models.tools import TokensCount
 
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.fake import (
-    DEMO_CREDENTIALS,
-    FakeConfig,
-    FakeGigaChat,
-    answer,
-    app_from_env,
-    example_for,
-)
+from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat, app_from_env
+from gpt2giga.gigachat.fake_model import answer, example_for
 from tests.conftest import make_client, make_settings
 
 BASE = "https://giga.test/api/v1"
