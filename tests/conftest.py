@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,9 +12,10 @@ import msgspec
 import pytest
 import respx
 
-from gpt2giga import config
+from gpt2giga import config, sse
 from gpt2giga.app import App
-from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.client import GigaChatClient, hub_chunk
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from gpt2giga.gigachat.upstream import build_pool
 
@@ -211,3 +213,16 @@ class Call:
     @property
     def text(self) -> bytes:
         return b"".join(m.get("body", b"") for m in self.messages[1:])
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gigachat"
+
+
+def recorded(name: str) -> list[giga.ChatCompletionChunk]:
+    """A recorded GigaChat stream (`<name>.sse`) as the hub chunks the client yields."""
+    chunks = []
+    for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
+        if data == sse.DONE:
+            break
+        chunks.append(hub_chunk(name.endswith("_v1"), event, data))
+    return chunks

@@ -61,6 +61,19 @@ class Multipart(NamedTuple):
     data: dict[str, str]
 
 
+def hub_chunk(v1: bool, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
+    """One upstream SSE event as a v2 hub chunk (a v1 `data:` line is converted)."""
+    try:
+        if v1:
+            return contract.chunk_from_v1(_decode_chunk_v1(data))
+        chunk = _decode_chunk_v2(data)
+    except msgspec.DecodeError:
+        raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
+    if event is not None:
+        chunk.event = event
+    return chunk
+
+
 class UpstreamStream:
     """An opened GigaChat stream, yielding v2 hub chunks; close it when done.
 
@@ -129,14 +142,7 @@ class UpstreamStream:
             self._reader.cancel()
 
     def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-        try:
-            if self._v1:
-                return contract.chunk_from_v1(_decode_chunk_v1(data))
-            chunk = _decode_chunk_v2(data)
-        except msgspec.DecodeError:
-            raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
-        if event is not None:
-            chunk.event = event
+        chunk = hub_chunk(self._v1, event, data)
         if chunk.usage is not None:
             self._exchange.tokens_in = chunk.usage.input_tokens
             self._exchange.tokens_out = chunk.usage.output_tokens
