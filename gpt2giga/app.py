@@ -5,6 +5,9 @@ the GigaChat contract (none: `GPT2GIGA_GIGACHAT_API_MODE`), `/v1beta` is
 Gemini's prefix, and a second `/v1` is what SDKs append to a base URL that
 already ends in a version. Every failure is rendered here, once, in the
 caller's dialect. Features switched off at start-up cost nothing per request.
+Each request gets an `Exchange` (request id, tracing headers, what the GigaChat
+client saw); when it ends, the observers chosen at start-up (metrics, access
+line, traffic log) record it, once, here.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Literal, NamedTuple
 
-from gpt2giga import errors
+from gpt2giga import cors, errors, exchange, logs
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
@@ -33,12 +37,19 @@ from gpt2giga.asgi import (
 )
 from gpt2giga.config import Settings, auth_required
 from gpt2giga.context import Context
+from gpt2giga.drain import Drain, shutting_down
+from gpt2giga.exchange import Exchange
 from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.gigachat.upstream import build_pool
+from gpt2giga.limits import Limits
+from gpt2giga.metrics import Metrics, mark_process_dead
+from gpt2giga.observe import Observers, tap
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
+from gpt2giga.ops import Ops
 
 log = logging.getLogger("gpt2giga")
 
@@ -50,6 +61,7 @@ class Route(NamedTuple):
     handler: Handler
     dialect: Dialect | None  # None: the caller's headers tell (shared /models)
     public: bool = False
+    template: str = ""  # the metrics and log label: bounded, unlike the path
 
 
 RouteSpec = tuple[str, str, Handler, Dialect | None]
@@ -147,7 +159,7 @@ class Router:
         self._patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
         for specs, is_public in ((routes, False), (public, True)):
             for method, template, handler, dialect in specs:
-                self._add(method, template, Route(handler, dialect, is_public))
+                self._add(method, template, Route(handler, dialect, is_public, template))
 
     def _add(self, method: str, template: str, route: Route) -> None:
         if "{" not in template:
@@ -215,24 +227,50 @@ def sniff(scope: Scope) -> Dialect:
 
 
 class App:
-    """The gateway. `upstream` injects a GigaChat client (tests); else lifespan builds one."""
+    """The gateway. `upstream` injects a GigaChat client (tests); else lifespan builds one.
 
-    def __init__(self, settings: Settings, upstream: GigaChatClient | None = None) -> None:
+    `hook_signals` (the server's worker only) lets SIGTERM start the drain.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: GigaChatClient | None = None,
+        *,
+        hook_signals: bool = False,
+    ) -> None:
         self.settings = settings
-        self.router = Router(ROUTES, PUBLIC)
-        self._limit = settings.proxy.max_request_body_bytes
-        self._api_key = (
-            settings.proxy.api_key.value.encode()
-            if auth_required(settings) and settings.proxy.api_key
-            else None
+        p = settings.proxy
+        self._limit = p.max_request_body_bytes
+        self._api_key = p.api_key.value.encode() if auth_required(settings) and p.api_key else None
+        self.drain = Drain(p.shutdown_timeout_seconds)
+        self.metrics = Metrics(settings) if p.metrics_enabled else None
+        self.observers = Observers(settings, self.metrics)
+        self.ring = logs.Ring() if p.mode == "DEV" else None
+        if self.ring is not None:
+            self.ring.setFormatter(logs.formatter(settings))
+        private, public = Ops(self.drain, self.metrics, self.ring).routes(settings)
+        routes: list[RouteSpec] = [*ROUTES, *private]
+        self.router = Router(routes, [*PUBLIC, *public])
+        self.limits = Limits(
+            p.model_max_connections,
+            p.model_max_connections_default,
+            p.model_max_connections_acquire_timeout,
+            self.metrics,
         )
-        self.ctx: Context | None = Context(settings, upstream) if upstream is not None else None
+        self.ctx = self._context(upstream) if upstream is not None else None
         self._owns_upstream = upstream is None
+        self._hook_signals = hook_signals
+        self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+
+    def _context(self, upstream: GigaChatClient) -> Context:
+        upstream.limits = self.limits  # the app owns the settings, the client enforces them
+        return Context(self.settings, upstream)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self._serve(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -255,35 +293,90 @@ class App:
     async def startup(self) -> None:
         if self.ctx is None:
             giga = self.settings.gigachat
-            self.ctx = Context(self.settings, GigaChatClient(giga, build_pool(giga)))
+            self.ctx = self._context(GigaChatClient(giga, build_pool(giga)))
+        upstream = self.ctx.upstream
+        self.drain.on_cut(lambda: upstream.abort_streams(shutting_down()))
+        if self.ring is not None:
+            self.drain.on_cut(self.ring.end_readers)
+        if self.observers.traffic is not None:
+            self.observers.traffic.start()
+        if self.ring is not None:
+            logging.getLogger().addHandler(self.ring)
+        if self._hook_signals:
+            self.drain.hook_signals()
 
     async def shutdown(self) -> None:
+        if self.observers.traffic is not None:
+            await asyncio.to_thread(self.observers.traffic.stop)
+        if self.ring is not None:
+            logging.getLogger().removeHandler(self.ring)
+        if self.metrics is not None:
+            mark_process_dead()
         if self.ctx is not None and self._owns_upstream:
             await self.ctx.upstream.aclose()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ex = Exchange.open(scope["headers"])
+        token = exchange.CURRENT.set(ex)
+        try:
+            response = await self._response(scope, receive, ex)
+            try:
+                await self._send(receive, send, response, ex)
+            finally:
+                ex.finished = perf_counter()
+                for observe in self.observers.each:
+                    observe(ex)
+        finally:
+            exchange.CURRENT.reset(token)
+            ex.close()
+
+    async def _response(
+        self, scope: Scope, receive: Receive, ex: Exchange
+    ) -> Response | StreamResponse:
         method: str = scope["method"]
         matched = self.router.match(scope["path"], method)
         route = matched.route
         dialect = route.dialect if route is not None and route.dialect else sniff(scope)
+        ex.method, ex.dialect = method, dialect
+        ex.route = route.template if route is not None else "unmatched"
+        ex.contract = matched.contract or self.settings.proxy.gigachat_api_mode
+        ex.requested = matched.params.get("model", "")
+        task = self.drain.enter()
         try:
-            response = await self._handle(scope, receive, matched, method)
+            return await self._handle(scope, receive, matched, method, ex)
         except errors.GatewayError as err:
-            response = self.error_response(dialect, err)
+            return self._failed(dialect, err, ex)
         except asyncio.CancelledError:
-            raise
+            if not self.drain.owns(task):  # only the drain's own cut becomes an answer
+                raise
+            return self._failed(dialect, shutting_down(), ex)
         except Exception:
             log.exception("unhandled error on %s %s", method, matched.route and scope["path"])
-            response = self.error_response(dialect, errors.GatewayError("Internal gateway error"))
+            return self._failed(dialect, errors.GatewayError("Internal gateway error"), ex)
+        finally:
+            self.drain.leave(task)
+
+    def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
+        ex.error = err.kind
+        return self.error_response(dialect, err)
+
+    async def _send(
+        self, receive: Receive, send: Send, response: Response | StreamResponse, ex: Exchange
+    ) -> None:
+        response.headers.append((b"x-request-id", ex.request_id.encode()))
+        ex.status, ex.response_headers = response.status, response.headers
         if isinstance(response, StreamResponse):
-            await send_stream(receive, send, response)
-        else:
-            if method == "HEAD":
-                response.body = b""
-            await send_full(send, response)
+            if self.observers.capture:
+                response.chunks = tap(response.chunks, ex)
+            ex.disconnected = not await send_stream(receive, send, response)
+            return
+        if ex.method == "HEAD":
+            response.body = b""
+        ex.response_body = response.body
+        await send_full(send, response)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, matched: Match, method: str
+        self, scope: Scope, receive: Receive, matched: Match, method: str, ex: Exchange
     ) -> Response | StreamResponse:
         route = matched.route
         if route is None:
@@ -297,11 +390,14 @@ class App:
         ctx = self.ctx
         if ctx is None:
             raise errors.Overloaded("The gateway is starting")
+        if self.drain.draining and not route.public:
+            raise shutting_down()
         body = (
             await read_body(scope, receive, self._limit)
             if method in ("POST", "PUT", "PATCH")
             else b""
         )
+        ex.request_body = body
         contract = matched.contract or self.settings.proxy.gigachat_api_mode
         return await route.handler(ctx, Request(scope, body, contract, matched.params))
 
@@ -332,8 +428,8 @@ class App:
 
 def from_environment() -> App:
     """Granian's factory target in each worker: settings the CLI already checked."""
-    from gpt2giga import config, logs
+    from gpt2giga import config
 
     settings = config.load()
-    logs.setup(settings.proxy.log_level)
-    return App(settings)
+    logs.setup(settings)
+    return App(settings, hook_signals=True)

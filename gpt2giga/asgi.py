@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from gpt2giga import errors
+from gpt2giga import errors, exchange
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -72,15 +72,23 @@ class Request:
 
 
 def parse(decode: Callable[[bytes], T], body: bytes) -> T:
-    """Decode a client body; msgspec's message names the field (`at $.messages[0].role`)."""
+    """Decode a client body; msgspec's message names the field (`at $.messages[0].role`).
+
+    The client's `model`, when the body has one, is noted on the request's
+    exchange for the access line and the traffic log: every dialect passes here.
+    """
     if not body:
         raise errors.BadRequest("Request body is empty; expected a JSON object")
     try:
-        return decode(body)
+        decoded = decode(body)
     except msgspec.ValidationError as exc:
         raise errors.BadRequest(f"Invalid request: {exc}", param=_param(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise errors.BadRequest(f"Request body is not valid JSON: {exc}") from None
+    model = getattr(decoded, "model", None)
+    if isinstance(model, str):
+        exchange.current().requested = model
+    return decoded
 
 
 def _param(message: str) -> str | None:

@@ -4,18 +4,23 @@ Flags carry non-secrets only (a secret on a command line is visible in `ps`);
 `--proxy.<name>` and `--gigachat.<name>` are accepted as the FastAPI gpt2giga
 spells them. `--demo` starts the built-in fake GigaChat on a free loopback
 port and points the gateway at it: an explicit choice, never a fallback.
+`gpt2giga doctor` runs the same settings through `doctor.py`'s checks instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,11 @@ from gpt2giga import config, logs
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
 
 log = logging.getLogger("gpt2giga")
+
+# Granian kills a worker this long after GPT2GIGA_SHUTDOWN_TIMEOUT_SECONDS: by
+# then the gateway has ended its own streams and flushed the traffic log.
+KILL_GRACE_S = 5
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 FLAGS = {
     "host": "GPT2GIGA_HOST",
@@ -41,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
         description="OpenAI, Anthropic and Gemini compatible gateway to GigaChat. "
         "Settings come from GPT2GIGA_* and GIGACHAT_* variables and a .env file; "
         "secrets (credentials, passwords, API keys) only from there.",
+        epilog="`gpt2giga doctor [options]` checks the settings against GigaChat and exits "
+        "non-zero when something needs fixing.",
     )
     p.add_argument("--host", help="address to listen on (GPT2GIGA_HOST, default localhost)")
     p.add_argument("--port", help="port to listen on (GPT2GIGA_PORT, default 8090)")
@@ -137,7 +149,9 @@ def environment(args: argparse.Namespace, extra: Sequence[str]) -> dict[str, str
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args, extra = parser().parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    doctor = argv[:1] == ["doctor"]
+    args, extra = parser().parse_known_args(argv[1:] if doctor else argv)
     fake = None
     try:
         env = environment(args, extra)
@@ -150,8 +164,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"gpt2giga: {exc}") from None
     os.environ.clear()
     os.environ.update(env)
-    logs.setup(settings.proxy.log_level)
+    logs.setup(settings)
     try:
+        if doctor:
+            from gpt2giga import doctor as checks
+
+            raise SystemExit(checks.main(settings))
         serve(settings)
     finally:
         if fake is not None:
@@ -175,7 +193,8 @@ def serve(settings: config.Settings) -> None:
     p = settings.proxy
     mode = "demo (fake GigaChat)" if p.demo else p.mode
     log.info(
-        "gpt2giga on http://%s:%d, %s, GigaChat %s contract by default",
+        "gpt2giga on %s://%s:%d, %s, GigaChat %s contract by default",
+        "https" if p.use_https else "http",
         p.host,
         p.port,
         mode,
@@ -190,17 +209,20 @@ def serve(settings: config.Settings) -> None:
         # The embedded server's default (128) would cap one worker at 128 requests in flight.
         backlog=1024,
         log_level=LogLevels(p.log_level.lower() if p.log_level != "CRITICAL" else "critical"),
+        **tls_options(p),
     )
-    kill_timeout = max(1, round(p.shutdown_timeout_seconds))
-    if p.workers == 1:
-        serve_embedded(options, kill_timeout)
-        return
-    Server(
-        "gpt2giga.app:from_environment",
-        workers=p.workers,
-        workers_kill_timeout=kill_timeout,
-        **options,
-    ).serve()
+    # The app's drain ends streams at the shutdown timeout; Granian kills after a grace.
+    kill_timeout = math.ceil(p.shutdown_timeout_seconds) + KILL_GRACE_S
+    with metrics_dir(settings):
+        if p.workers == 1:
+            serve_embedded(options, kill_timeout)
+            return
+        Server(
+            "gpt2giga.app:from_environment",
+            workers=p.workers,
+            workers_kill_timeout=kill_timeout,
+            **options,
+        ).serve()
 
 
 def serve_embedded(options: dict[str, Any], kill_timeout: int) -> None:
@@ -232,3 +254,38 @@ def serve_embedded(options: dict[str, Any], kill_timeout: int) -> None:
     # The event loop Granian gives its worker processes: uvloop or rloop when installed.
     with asyncio.Runner(loop_factory=lambda: loops.get("auto")) as runner:
         runner.run(run())
+
+
+def tls_options(p: config.ProxySettings) -> dict[str, Any]:
+    """Granian's HTTPS arguments, when GPT2GIGA_USE_HTTPS is on."""
+    from granian.constants import SSLProtocols
+
+    if not (p.use_https and p.https_cert_file and p.https_key_file):
+        return {}
+    # TLS 1.2 as the floor: Granian's default (1.3) shuts out older corporate clients.
+    return {
+        "ssl_cert": Path(p.https_cert_file),
+        "ssl_key": Path(p.https_key_file),
+        "ssl_protocol_min": SSLProtocols.tls12,
+    }
+
+
+@contextlib.contextmanager
+def metrics_dir(settings: config.Settings) -> Iterator[None]:
+    """Several workers share metrics through files in a fresh directory, removed at exit.
+
+    prometheus-client picks its mode from PROMETHEUS_MULTIPROC_DIR when a worker
+    imports it, so this is decided here, before any worker starts; one worker
+    keeps an in-process registry (no files), whatever the environment says.
+    """
+    os.environ.pop(MULTIPROC_ENV, None)
+    if not (settings.proxy.metrics_enabled and settings.proxy.workers > 1):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="gpt2giga-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)

@@ -9,6 +9,7 @@ repr, or anywhere else this module prints.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import os
 import types
 import typing
@@ -77,7 +78,44 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     # Seconds of upstream silence before a stream sends a keep-alive (dialects
     # with a ping event); 0 turns it off.
     stream_keepalive_seconds: float = 10.0
+    # Images and documents: uploaded to GigaChat's files API (limits as GigaChat documents them).
+    enable_images: bool = True
+    max_image_file_size_bytes: int = 15 * 1024 * 1024
+    max_text_file_size_bytes: int = 40 * 1024 * 1024
+    max_audio_image_total_size_bytes: int = 80 * 1024 * 1024
+    # Attachment URLs are fetched over https only, and never from a non-public
+    # address unless it is inside one of these networks (a trusted file server).
+    attachment_url_allow_http: bool = False
+    attachment_url_allowed_networks: list[str] = []
     demo: bool = False
+    # --- operations: names and meanings as in the FastAPI gpt2giga ---
+    use_https: bool = False
+    https_key_file: str | None = None
+    https_cert_file: str | None = None
+    pass_token_client_cache_size: int = 32
+    # Empty: CORS off (the FastAPI gpt2giga allowed every origin by default).
+    cors_allow_origins: list[str] = []
+    cors_allow_methods: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_allow_headers: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    model_max_connections: dict[str, int] = {}
+    model_max_connections_default: int | None = None
+    # None: wait as long as it takes; 0: refuse at once when no slot is free.
+    model_max_connections_acquire_timeout: float | None = None
+    metrics_enabled: bool = False
+    metrics_path: str = "/metrics"
+    log_format: Literal["logfmt", "json"] = "logfmt"
+    log_filename: str | None = None
+    log_max_size: int = 10 * 1024 * 1024
+    log_redact_sensitive: bool = True
+    traffic_log_enabled: bool = False
+    traffic_log_sink: Literal["jsonl", "noop", "postgres", "opensearch"] = "jsonl"
+    traffic_log_jsonl_path: str = "traffic_logs.jsonl"
+    traffic_log_capture_content: bool = False
+    traffic_log_queue_size: int = 10_000
+    traffic_log_batch_size: int = 500
+    traffic_log_flush_interval_ms: int = 2_000
+    traffic_log_redact_sensitive: bool = True
+    traffic_log_redact_extra_keys: list[str] = []
 
 
 class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -250,6 +288,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError("GPT2GIGA_RESPONSES_STORE_TTL_SECONDS: expected a positive number")
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
+    _validate_attachments(proxy)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -268,6 +307,77 @@ def validate(settings: Settings) -> None:
         url = getattr(giga, url_name)
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"GIGACHAT_{url_name.upper()}: expected an http(s) URL")
+    validate_operations(proxy)
+
+
+def _at_least(name: str, value: float | None, low: float) -> None:
+    if value is not None and value < low:
+        raise ConfigError(f"GPT2GIGA_{name.upper()}: expected at least {low:g}, got {value:g}")
+
+
+def validate_operations(proxy: ProxySettings) -> None:
+    if not 0 < proxy.shutdown_timeout_seconds <= 300:
+        raise ConfigError("GPT2GIGA_SHUTDOWN_TIMEOUT_SECONDS: expected more than 0 and at most 300")
+    for name in (
+        "pass_token_client_cache_size",
+        "model_max_connections_default",
+        "traffic_log_queue_size",
+        "traffic_log_batch_size",
+        "traffic_log_flush_interval_ms",
+    ):
+        _at_least(name, getattr(proxy, name), 1)
+    _at_least("log_max_size", proxy.log_max_size, 1024)
+    _at_least(
+        "model_max_connections_acquire_timeout", proxy.model_max_connections_acquire_timeout, 0
+    )
+    for model, limit in proxy.model_max_connections.items():
+        if limit < 1:
+            raise ConfigError(
+                f"GPT2GIGA_MODEL_MAX_CONNECTIONS: {model!r} needs at least 1, got {limit}"
+            )
+    if not proxy.metrics_path.startswith("/") or proxy.metrics_path.rstrip("/") == "":
+        raise ConfigError(
+            f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
+        )
+    if proxy.traffic_log_enabled and proxy.traffic_log_sink in ("postgres", "opensearch"):
+        raise ConfigError(
+            f"GPT2GIGA_TRAFFIC_LOG_SINK: {proxy.traffic_log_sink} is not built in; use jsonl"
+        )
+    if proxy.use_https:
+        validate_https(proxy)
+
+
+def validate_https(proxy: ProxySettings) -> None:
+    for name in ("https_cert_file", "https_key_file"):
+        path = getattr(proxy, name)
+        if not path or not Path(path).is_file():
+            what = "is not set" if not path else f"{path!r} is not a file"
+            raise ConfigError(f"GPT2GIGA_{name.upper()}: GPT2GIGA_USE_HTTPS needs it; {what}")
+    key = Path(proxy.https_key_file or "").read_bytes()
+    if b"-----BEGIN PRIVATE KEY-----" not in key:
+        # Granian reads unencrypted PKCS#8 only; RSA/EC-specific PEM is common.
+        raise ConfigError(
+            "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
+            "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
+        )
+
+
+def _validate_attachments(proxy: ProxySettings) -> None:
+    for name in (
+        "max_image_file_size_bytes",
+        "max_text_file_size_bytes",
+        "max_audio_image_total_size_bytes",
+    ):
+        if getattr(proxy, name) < 1:
+            raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
+    for network in proxy.attachment_url_allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
+                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+            ) from None
 
 
 def auth_required(settings: Settings) -> bool:

@@ -11,11 +11,14 @@ import secrets
 import time
 from collections.abc import Callable
 
+from gpt2giga import errors, exchange, passtoken
 from gpt2giga.asgi import Contract, Request
-from gpt2giga.config import Settings
+from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import GigaChatClient, TokenSource
+from gpt2giga.gigachat.auth import TokenSource
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.openai.responses_store import ResponseStore
+from gpt2giga.uploads import Uploader
 
 MODELS_TTL_S = 60.0
 
@@ -68,8 +71,16 @@ class Context:
         self.responses = ResponseStore(
             proxy.responses_store_size, proxy.responses_store_ttl_seconds
         )
+        self.uploads = Uploader(proxy, upstream)
         self.clock = clock
         self._token_hex = token_hex
+        proxy = settings.proxy
+        self.pass_tokens = (
+            passtoken.TokenCache(upstream.token_source, proxy.pass_token_client_cache_size)
+            if proxy.pass_token
+            else None
+        )
+        self._own_auth = has_upstream_auth(settings.gigachat)
 
     def now(self) -> int:
         return int(self.clock())
@@ -81,5 +92,32 @@ class Context:
         return request.contract
 
     def auth_for(self, request: Request) -> TokenSource | None:
-        """The token source for this request: None means the gateway's own credentials."""
-        return None
+        """The token source for this request: None means the gateway's own credentials.
+
+        With GPT2GIGA_PASS_TOKEN the client's `giga-…` credential wins; its source
+        is leased for the whole request (a stream included) and given back by the app.
+        """
+        if self.pass_tokens is None:
+            return None
+        ex = exchange.CURRENT.get(None)
+        if ex is not None and ex.auth is not None:
+            return ex.auth
+        value = passtoken.find(request.headers)
+        if value is None:
+            if self._own_auth:
+                return None
+            raise errors.Unauthorized(NO_CREDENTIALS)
+        source, release = self.pass_tokens.lease(value)
+        if ex is None:
+            release()  # no request to hold it for (a handler called directly)
+        else:
+            ex.auth = source
+            ex.releases.append(release)
+        return source
+
+
+NO_CREDENTIALS = (
+    "This gateway uses each client's own GigaChat credentials: send "
+    "Authorization: Bearer giga-cred-<credentials>:<scope> (or giga-auth-<access token>, "
+    "giga-user-<user>:<password>)"
+)

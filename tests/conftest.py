@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,14 +12,17 @@ import msgspec
 import pytest
 import respx
 
-from gpt2giga import config
+from gpt2giga import config, sse
 from gpt2giga.app import App
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.client import GigaChatClient, hub_chunk
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.upstream import build_pool
 
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"
 V1_CHAT = BASE + "/chat/completions"
+FILES = BASE + "/files"
 AUTH = "https://auth.test/api/v2/oauth"
 
 ENV = {
@@ -97,9 +102,127 @@ def sent_json(route: respx.Route, n: int = -1) -> Any:
     return msgspec.json.decode(route.calls[n].request.content)
 
 
+def form_fields(request: httpx.Request) -> dict[str, tuple[str | None, str, bytes]]:
+    """A multipart body's fields by name: (file name, content type, bytes)."""
+    from email.parser import BytesParser
+
+    head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # built, never sent
+        content = request.read()
+    form = BytesParser().parsebytes(head + content)
+    fields = {}
+    for part in form.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        fields[str(name)] = (
+            part.get_filename(),
+            part.get_content_type(),
+            part.get_payload(decode=True),
+        )
+    return fields
+
+
+def uploaded(file_id: str, filename: str = "a.png", size: int = 1) -> dict[str, Any]:
+    """GigaChat's answer to `POST /files`."""
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "created_at": 1735689600,
+        "filename": filename,
+        "purpose": "general",
+        "access_policy": "private",
+    }
+
+
 def sse_events(body: bytes) -> list[tuple[str | None, bytes]]:
     """A whole SSE body as (event, data) pairs."""
     from gpt2giga.sse import SSEParser
 
     parser = SSEParser()
     return parser.feed(body) + parser.finish()
+
+
+def build_app(transport: httpx.AsyncBaseTransport | None = None, **env: str) -> App:
+    """The app with its own GigaChat client: respx intercepts it unless `transport` is given."""
+    settings = make_settings(**env)
+    return App(settings, make_client(settings, transport))
+
+
+def over(app: App) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+class Call:
+    """One request over raw ASGI, to watch a stream's messages and to leave mid-way.
+
+    httpx's ASGITransport collects the whole body first; a disconnect or a
+    shutdown during a stream needs the messages as they are sent.
+    """
+
+    def __init__(
+        self, app: Any, method: str, path: str, body: bytes = b"", headers: Any = ()
+    ) -> None:
+        self.scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in dict(headers).items()],
+        }
+        self.app = app
+        self.body = body
+        self.messages: list[dict[str, Any]] = []
+        self.leave = asyncio.Event()
+        self._sent = asyncio.Event()
+        self._read = False
+
+    async def _receive(self) -> dict[str, Any]:
+        if not self._read:
+            self._read = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        await self.leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self._sent.set()
+
+    async def run(self) -> None:
+        await self.app(self.scope, self._receive, self._send)
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.ensure_future(self.run())
+
+    async def sent(self, predicate: Callable[[bytes], bool]) -> None:
+        """Wait (at most 5 s) until the body sent so far satisfies `predicate`."""
+        async with asyncio.timeout(5):
+            while not (self.messages and predicate(self.text)):
+                self._sent.clear()
+                await self._sent.wait()
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.messages[0]["headers"])
+
+    @property
+    def text(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages[1:])
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "gigachat"
+
+
+def recorded(name: str) -> list[giga.ChatCompletionChunk]:
+    """A recorded GigaChat stream (`<name>.sse`) as the hub chunks the client yields."""
+    chunks = []
+    for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
+        if data == sse.DONE:
+            break
+        chunks.append(hub_chunk(name.endswith("_v1"), event, data))
+    return chunks

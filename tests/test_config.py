@@ -65,6 +65,27 @@ def test_false_spellings(word: str) -> None:
         ({"GIGACHAT_PROFANITY_CHECK": ""}, "gigachat", "profanity_check", None),
         ({"GIGACHAT_MODEL": "GigaChat-2-Max"}, "gigachat", "model", "GigaChat-2-Max"),
         ({"GIGACHAT_MAX_RETRIES": "0"}, "gigachat", "max_retries", 0),
+        ({"GPT2GIGA_ENABLE_IMAGES": "off"}, "proxy", "enable_images", False),
+        (
+            {"GPT2GIGA_MAX_IMAGE_FILE_SIZE_BYTES": "1024"},
+            "proxy",
+            "max_image_file_size_bytes",
+            1024,
+        ),
+        ({"GPT2GIGA_MAX_TEXT_FILE_SIZE_BYTES": "2048"}, "proxy", "max_text_file_size_bytes", 2048),
+        (
+            {"GPT2GIGA_MAX_AUDIO_IMAGE_TOTAL_SIZE_BYTES": "4096"},
+            "proxy",
+            "max_audio_image_total_size_bytes",
+            4096,
+        ),
+        ({"GPT2GIGA_ATTACHMENT_URL_ALLOW_HTTP": "1"}, "proxy", "attachment_url_allow_http", True),
+        (
+            {"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS": "10.0.0.5, 192.168.0.0/16,::1"},
+            "proxy",
+            "attachment_url_allowed_networks",
+            ["10.0.0.5", "192.168.0.0/16", "::1"],
+        ),
     ],
 )
 def test_each_field_type_parses(
@@ -81,6 +102,16 @@ def test_defaults_without_any_variable_but_credentials() -> None:
     assert settings.proxy == config.ProxySettings()
     assert settings.gigachat.credentials == Secret("c2VjcmV0LWNyZWRz")
     assert settings.gigachat.model == "GigaChat"
+
+
+def test_attachment_defaults_are_the_fastapi_gpt2gigas_and_fetch_only_public_https() -> None:
+    proxy = load().proxy
+    assert proxy.enable_images is True
+    assert proxy.max_image_file_size_bytes == 15 * 1024 * 1024
+    assert proxy.max_text_file_size_bytes == 40 * 1024 * 1024
+    assert proxy.max_audio_image_total_size_bytes == 80 * 1024 * 1024
+    assert proxy.attachment_url_allow_http is False
+    assert proxy.attachment_url_allowed_networks == []
 
 
 def test_unknown_variables_are_ignored() -> None:
@@ -137,6 +168,19 @@ def test_parse_value(raw: str, tp: Any, expected: Any) -> None:
         (
             {"GPT2GIGA_STREAM_KEEPALIVE_SECONDS": "-1"},
             "GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds",
+        ),
+        (
+            {"GPT2GIGA_MAX_IMAGE_FILE_SIZE_BYTES": "0"},
+            "GPT2GIGA_MAX_IMAGE_FILE_SIZE_BYTES: expected a positive number of bytes",
+        ),
+        (
+            {"GPT2GIGA_MAX_AUDIO_IMAGE_TOTAL_SIZE_BYTES": "-5"},
+            "GPT2GIGA_MAX_AUDIO_IMAGE_TOTAL_SIZE_BYTES: expected a positive number of bytes",
+        ),
+        (
+            {"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS": "10.0.0.0/8,files.local"},
+            "GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: 'files.local' is not an address "
+            "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)",
         ),
         ({"GIGACHAT_BASE_URL": "giga.chat/v1"}, "GIGACHAT_BASE_URL: expected an http(s) URL"),
         ({"GIGACHAT_AUTH_URL": "ftp://x"}, "GIGACHAT_AUTH_URL: expected an http(s) URL"),

@@ -37,7 +37,8 @@ TRANSLATOR_NAMES = (
     "translate.py", "stream.py", "responses_translate.py", "responses_input.py",
     "responses_output.py", "responses_stream.py",
 )  # fmt: skip
-TRANSLATORS = [p for p in MODULES if p.name in TRANSLATOR_NAMES]
+# The attachment table and data-URL reading are pure too: uploads.py does the I/O.
+TRANSLATORS = [p for p in MODULES if p.name in TRANSLATOR_NAMES] + [PACKAGE / "gigachat/files.py"]
 
 
 @pytest.mark.parametrize("path", WIRE, ids=name)
@@ -52,9 +53,24 @@ def test_translators_do_no_io(path: Path) -> None:
     assert not imports(path) & forbidden
 
 
-def test_only_the_client_and_the_app_import_httpx() -> None:
+def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
     users = {name(p) for p in MODULES if "httpx" in roots(imports(p))}
-    assert users <= {"gpt2giga/gigachat/client.py", "gpt2giga/app.py"}
+    client = {
+        "gpt2giga/gigachat/client.py",
+        "gpt2giga/gigachat/auth.py",
+        "gpt2giga/gigachat/upstream.py",
+    }
+    assert users <= client | {"gpt2giga/app.py"}
+
+
+def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> None:
+    """Client-named URLs go through one SSRF-checked module, never GigaChat's pool."""
+    httpcore = {name(p) for p in MODULES if "httpcore" in roots(imports(p))}
+    sockets = {name(p) for p in MODULES if "socket" in roots(imports(p))}
+    assert httpcore == {"gpt2giga/remote.py"}
+    # The CLI probes its own loopback ports at start-up (demo mode), nothing else.
+    assert sockets <= {"gpt2giga/remote.py", "gpt2giga/cli.py"}
+    assert "httpx" not in roots(imports(PACKAGE / "remote.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=name)

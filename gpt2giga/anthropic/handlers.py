@@ -35,9 +35,11 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode_messages, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts, betas(request))
+    auth = ctx.auth_for(request)
+    if prepared.attachments:
+        await ctx.uploads.resolve(prepared.attachments, auth)
     headers = ignored_header(prepared.ignored)
     message_id = ctx.new_id("msg_")
-    auth = ctx.auth_for(request)
     if req.stream:
         upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
         translator = stream.StreamTranslator(prepared, message_id)

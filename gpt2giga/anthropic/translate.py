@@ -15,7 +15,7 @@ import msgspec
 
 from gpt2giga import errors
 from gpt2giga.anthropic import wire as ant
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 
@@ -69,9 +69,10 @@ def to_giga(
         if structured is not None and config is not None and config.mode == "none":
             # No client tool may be called, but the answer must still be the schema's JSON.
             config = giga.ChatToolConfig(mode="forced", function_name=structured)
+    found: list[files.Attachment] = []
     request = giga.ChatCompletionRequest(
         model=opts.model,
-        messages=messages(req),
+        messages=messages(req, found),
         model_options=build.model_options(
             opts,
             temperature=req.temperature,
@@ -92,13 +93,15 @@ def to_giga(
         structured=structured,
         stops=[s for s in req.stop_sequences or () if s],
         ignored=ignored,
+        attachments=found,
     )
 
 
 def texts_to_count(req: ant.CountTokensRequest, opts: build.Options) -> list[str]:
     """What the model would read of `req` after translation, for GigaChat's tokens/count."""
     specs, _, _ = _tools(req.tools, opts)
-    request = giga.ChatCompletionRequest(messages=messages(req), tools=build.tools(specs))
+    # Images and documents are not text: they are listed, never uploaded, for a count.
+    request = giga.ChatCompletionRequest(messages=messages(req, []), tools=build.tools(specs))
     return build.texts_to_count(request)
 
 
@@ -189,7 +192,8 @@ def _output_format(
 # --- messages ----------------------------------------------------------------------
 
 
-def messages(req: ant.CountTokensRequest) -> list[giga.ChatMessage]:
+def messages(req: ant.CountTokensRequest, found: list[files.Attachment]) -> list[giga.ChatMessage]:
+    """The conversation as hub messages; images and documents are listed in `found`."""
     if not req.messages:
         raise errors.BadRequest("`messages` must contain at least one message", param="messages")
     system = _system(req.system)
@@ -202,7 +206,7 @@ def messages(req: ant.CountTokensRequest) -> list[giga.ChatMessage]:
         elif isinstance(msg, ant.AssistantMessage):
             out.append(_assistant(msg, names))
         else:
-            out.extend(_user(msg, i, names))
+            out.extend(_user(msg, f"messages[{i}]", names, found))
     return build.merge_system(system) + out
 
 
@@ -217,42 +221,79 @@ def _without_billing(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(BILLING_HEADER))
 
 
-def _user(msg: ant.UserMessage, i: int, names: dict[str, str]) -> list[giga.ChatMessage]:
-    """Tool results first (GigaChat wants them right after the calls), then the user's text."""
+def _user(
+    msg: ant.UserMessage, where: str, names: dict[str, str], found: list[files.Attachment]
+) -> list[giga.ChatMessage]:
+    """Tool results first (GigaChat wants them right after the calls), then the user's text.
+
+    The user message also carries the tool results' images and documents:
+    GigaChat takes files on user messages.
+    """
     if isinstance(msg.content, str):
         return [build.text_message("user", msg.content)]
     results: list[giga.ChatMessage] = []
     texts: list[str] = []
+    refs: list[giga.ChatContentFile] = []
     for j, block in enumerate(msg.content):
         if isinstance(block, ant.ToolResultBlock):
-            results.append(_tool_result(block, names, f"messages[{i}].content[{j}]"))
+            results.append(_tool_result(block, names, f"{where}.content[{j}]", found, refs))
         else:
-            texts.append(_text(block, f"messages[{i}].content[{j}]"))
-    if texts or not results:
-        results.append(build.text_message("user", "\n\n".join(texts)))
+            _block(block, where, j, found, texts, refs)
+    if texts or refs or not results:
+        results.append(build.text_message("user", "\n\n".join(texts), refs))
     return results
 
 
-def _text(block: ant.ResultBlock, where: str) -> str:
+def _block(
+    block: ant.ResultBlock,
+    where: str,
+    j: int,
+    found: list[files.Attachment],
+    texts: list[str],
+    refs: list[giga.ChatContentFile],
+) -> None:
+    """Block `j` of the content at `where`: its text into `texts`, or its file into `refs`."""
     if isinstance(block, ant.TextBlock):
-        return block.text
-    if isinstance(block, ant.SearchResultBlock):
+        texts.append(block.text)
+    elif isinstance(block, ant.SearchResultBlock):
         body = "\n".join(b.text for b in block.content)
-        return f"{block.title} ({block.source})\n{body}"
-    kind = "image" if isinstance(block, ant.ImageBlock) else "document"
-    raise errors.Unsupported(
-        f"{where}: {kind} blocks are not supported by this gateway yet", param=where
-    )
+        texts.append(f"{block.title} ({block.source})\n{body}")
+    else:
+        refs.append(_attach(block, f"{where}.content[{j}]", found))
 
 
-def _tool_result(block: ant.ToolResultBlock, names: dict[str, str], where: str) -> giga.ChatMessage:
+def _attach(
+    block: ant.ImageBlock | ant.DocumentBlock, where: str, found: list[files.Attachment]
+) -> giga.ChatContentFile:
+    source, image = block.source, isinstance(block, ant.ImageBlock)
+    name = block.title if isinstance(block, ant.DocumentBlock) else None
+    if isinstance(source, ant.Base64Source):
+        mime = source.media_type
+        return files.attach(found, where, data=source.data, mime=mime, filename=name, image=image)
+    if isinstance(source, ant.URLSource):
+        return files.attach(found, where, url=source.url, filename=name, image=image)
+    if isinstance(source, ant.PlainTextSource):
+        return files.attach(found, where, text=source.data, mime="text/plain", filename=name)
+    if isinstance(source, ant.FileSource):
+        why = "file_id refers to Anthropic's Files API, which GigaChat does not share"
+    else:
+        why = "content documents are not supported; send base64, text or url"
+    raise errors.Unsupported(f"{where}: {why}", param=f"{where}.source")
+
+
+def _tool_result(
+    block: ant.ToolResultBlock,
+    names: dict[str, str],
+    where: str,
+    found: list[files.Attachment],
+    refs: list[giga.ChatContentFile],
+) -> giga.ChatMessage:
     # An id the history never issued: the latest call is the best guess for its name.
     name = names.get(block.tool_use_id) or next(reversed(names.values()), "function")
-    content = block.content
-    if content is None or isinstance(content, str):
-        text = content or ""
-    else:
-        text = "\n".join(_text(b, f"{where}.content[{k}]") for k, b in enumerate(content))
+    texts = [block.content] if isinstance(block.content, str) else []
+    for k, inner in enumerate(block.content if isinstance(block.content, list) else ()):
+        _block(inner, where, k, found, texts, refs)
+    text = "\n".join(texts)
     output: object = {"error": text} if block.is_error else text
     return giga.ChatMessage(
         role="tool",

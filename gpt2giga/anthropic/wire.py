@@ -26,13 +26,39 @@ class TextBlock(_In, kw_only=True, tag_field="type", tag="text"):
     citations: Any = None
 
 
+class Base64Source(_In, kw_only=True, tag_field="type", tag="base64"):
+    media_type: str | None = None
+    data: str
+
+
+class URLSource(_In, kw_only=True, tag_field="type", tag="url"):
+    url: str
+
+
+class PlainTextSource(_In, kw_only=True, tag_field="type", tag="text"):
+    media_type: str | None = None
+    data: str
+
+
+class ContentSource(_In, kw_only=True, tag_field="type", tag="content"):
+    content: Any = None
+
+
+class FileSource(_In, kw_only=True, tag_field="type", tag="file"):
+    file_id: str
+
+
+ImageSource = Base64Source | URLSource | FileSource
+DocumentSource = Base64Source | URLSource | PlainTextSource | ContentSource | FileSource
+
+
 class ImageBlock(_In, kw_only=True, tag_field="type", tag="image"):
-    source: Any = None
+    source: ImageSource
     cache_control: Any = None
 
 
 class DocumentBlock(_In, kw_only=True, tag_field="type", tag="document"):
-    source: Any = None
+    source: DocumentSource
     title: str | None = None
     context: str | None = None
     cache_control: Any = None

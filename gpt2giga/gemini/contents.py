@@ -11,7 +11,7 @@ import msgspec
 
 from gpt2giga import errors
 from gpt2giga.gemini import wire as gem
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 
@@ -24,7 +24,10 @@ class _Issued(msgspec.Struct):
     state: str | None
 
 
-def messages(contents: list[gem.Content], system: gem.Content | None) -> list[giga.ChatMessage]:
+def messages(
+    contents: list[gem.Content], system: gem.Content | None, found: list[files.Attachment]
+) -> list[giga.ChatMessage]:
+    """The conversation as hub messages; `inlineData` and `fileData` are listed in `found`."""
     system_texts = [_texts(system, "systemInstruction", "\n")] if system is not None else []
     out: list[giga.ChatMessage] = []
     issued: list[_Issued] = []
@@ -32,7 +35,7 @@ def messages(contents: list[gem.Content], system: gem.Content | None) -> list[gi
         if content.role == "model":
             out.extend(_model_turn(content, i, issued))
         else:
-            out.extend(_user_turn(content, i, issued))
+            out.extend(_user_turn(content, i, issued, found))
     return build.merge_system(system_texts) + out
 
 
@@ -54,30 +57,52 @@ def _model_turn(content: gem.Content, i: int, issued: list[_Issued]) -> list[gig
     return [giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)]
 
 
-def _user_turn(content: gem.Content, i: int, issued: list[_Issued]) -> list[giga.ChatMessage]:
-    """Function results first (they answer the previous model turn), then the user's text."""
+def _user_turn(
+    content: gem.Content, i: int, issued: list[_Issued], found: list[files.Attachment]
+) -> list[giga.ChatMessage]:
+    """Function results first (they answer the previous model turn), then the user's text.
+
+    The user message also carries the media of the results: GigaChat takes
+    files on user messages.
+    """
     out = []
+    texts: list[str] = []
+    refs: list[giga.ChatContentFile] = []
     for j, part in enumerate(content.parts):
         result = part.function_response
-        if result is None:
-            continue
-        if result.parts:
-            raise errors.Unsupported(
-                f"contents[{i}].parts[{j}]: multimodal functionResponse parts are not "
-                "supported by this gateway yet",
-                param=f"contents[{i}].parts[{j}].functionResponse.parts",
+        if result is not None:
+            for k, media in enumerate(result.parts or ()):
+                at = f"contents[{i}].parts[{j}].functionResponse.parts[{k}]"
+                refs.append(_media(media.inline_data, media.file_data, at, found))
+            state = _state_for(result, issued)
+            output = result.response if result.response is not None else {}
+            part_ = build.result_part(result.name, output)
+            out.append(giga.ChatMessage(role="tool", content=[part_], tools_state_id=state))
+        elif part.inline_data is not None or part.file_data is not None:
+            refs.append(
+                _media(part.inline_data, part.file_data, f"contents[{i}].parts[{j}]", found)
             )
-        state = _state_for(result, issued)
-        output = result.response if result.response is not None else {}
-        out.append(
-            giga.ChatMessage(
-                role="tool", content=[build.result_part(result.name, output)], tools_state_id=state
-            )
-        )
-    text = _texts(content, f"contents[{i}]", "\n")
-    if text:
-        out.append(build.text_message("user", text))
+        elif part.text and not part.thought:
+            texts.append(part.text)
+    if texts or refs:
+        out.append(build.text_message("user", "\n".join(texts), refs))
     return out
+
+
+def _media(
+    blob: gem.Blob | None, uri: gem.FileData | None, where: str, found: list[files.Attachment]
+) -> giga.ChatContentFile:
+    if blob is not None:
+        if not blob.data:
+            raise errors.BadRequest(f"{where}: inlineData needs data", param=f"{where}.inlineData")
+        return files.attach(
+            found, where, data=blob.data, mime=blob.mime_type, filename=blob.display_name
+        )
+    if uri is None or not uri.file_uri:
+        raise errors.BadRequest(f"{where}: the part has no data", param=where)
+    return files.attach(
+        found, where, url=uri.file_uri, mime=uri.mime_type, filename=uri.display_name
+    )
 
 
 def _state_for(result: gem.FunctionResponse, issued: list[_Issued]) -> str | None:
@@ -91,15 +116,14 @@ def _state_for(result: gem.FunctionResponse, issued: list[_Issued]) -> str | Non
 
 
 def _texts(content: gem.Content, where: str, sep: str) -> str:
-    """The content's text parts (thoughts left out); media is refused, naming the part."""
+    """The text of a model turn or the system instruction; media there is refused."""
     texts = []
     for j, part in enumerate(content.parts):
         media = "inlineData" if part.inline_data is not None else None
         media = media or ("fileData" if part.file_data is not None else None)
         if media is not None:
             raise errors.Unsupported(
-                f"{where}.parts[{j}]: {media} (images, audio, files) is not supported "
-                "by this gateway yet",
+                f"{where}.parts[{j}]: {media} is accepted only in user turns",
                 param=f"{where}.parts[{j}].{media}",
             )
         if part.text and not part.thought:

@@ -51,8 +51,11 @@ def _prepare(
 
 async def generate_content(ctx: Context, request: Request) -> Response:
     req, opts, prepared = _prepare(ctx, request)
+    auth = ctx.auth_for(request)
+    if prepared.attachments:
+        await ctx.uploads.resolve(prepared.attachments, auth)
     response_id = ctx.new_id("")
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, ctx.auth_for(request))
+    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
     reply = answer.reply(resp, prepared, translate.CALL_PREFIX, response_id)
     reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     body = translate.from_giga(reply, response_id, translate.wants_thoughts(req))
@@ -61,8 +64,11 @@ async def generate_content(ctx: Context, request: Request) -> Response:
 
 async def stream_generate_content(ctx: Context, request: Request) -> StreamResponse:
     req, opts, prepared = _prepare(ctx, request)
+    auth = ctx.auth_for(request)
+    if prepared.attachments:
+        await ctx.uploads.resolve(prepared.attachments, auth)
     response_id = ctx.new_id("")
-    upstream = await ctx.upstream.stream(prepared.request, opts.contract, ctx.auth_for(request))
+    upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
     translator = stream.StreamTranslator(prepared, response_id, translate.wants_thoughts(req))
     headers = ignored_header(prepared.ignored)
     if request.query.get("alt") == "sse":

@@ -14,7 +14,7 @@ from msgspec import UNSET
 from gpt2giga import errors
 from gpt2giga.gemini import contents
 from gpt2giga.gemini import wire as gem
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import schema as json_schema
 from gpt2giga.gigachat import wire as giga
@@ -92,9 +92,10 @@ def to_giga(req: gem.GenerateContentRequest, opts: build.Options) -> build.Prepa
     schema = _response_schema(gen)
     specs, fmt, config, structured_name = _functions(req, schema, opts)
     builtins, ignored = _builtins(req.tools or [], opts)
+    found: list[files.Attachment] = []
     request = giga.ChatCompletionRequest(
         model=opts.model,
-        messages=contents.messages(req.contents, req.system_instruction),
+        messages=contents.messages(req.contents, req.system_instruction, found),
         model_options=build.model_options(
             opts,
             temperature=gen.temperature,
@@ -112,6 +113,7 @@ def to_giga(req: gem.GenerateContentRequest, opts: build.Options) -> build.Prepa
         unwrap=json_schema.WRAP_KEY if schema is not None and json_schema.wraps(schema) else None,
         stops=[s for s in gen.stop_sequences or () if s],
         ignored=ignored_fields(req) + ignored,
+        attachments=found,
     )
 
 

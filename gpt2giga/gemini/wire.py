@@ -23,11 +23,20 @@ class In(Struct, kw_only=True, rename="camel"):
 class Blob(In, kw_only=True):
     mime_type: str | None = None
     data: str | None = None
+    display_name: str | None = None
 
 
 class FileData(In, kw_only=True):
     mime_type: str | None = None
     file_uri: str | None = None
+    display_name: str | None = None
+
+
+class FunctionResponsePart(In, kw_only=True):
+    """Media a function returned (an image a tool read)."""
+
+    inline_data: Blob | None = None
+    file_data: FileData | None = None
 
 
 class FunctionCall(In, kw_only=True):
@@ -40,8 +49,7 @@ class FunctionResponse(In, kw_only=True):
     name: str
     id: str | None = None
     response: dict[str, Any] | None = None
-    # Multimodal results (images a tool read): no text form for GigaChat.
-    parts: list[dict[str, Any]] | None = None
+    parts: list[FunctionResponsePart] | None = None
     will_continue: bool | None = None
     scheduling: str | None = None
 

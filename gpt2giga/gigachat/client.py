@@ -1,40 +1,43 @@
-"""The one GigaChat client: auth, the shared pool, retries, timeouts and upstream errors.
+"""The one GigaChat client: every endpoint, retries, model slots, and the stream reader.
 
-Everything from httpx and every GigaChat error body is turned into the
-gateway's error family here; no upstream URL, header or token leaves this
-module in an error. Callers hand in and get back v2 hub structs; the v1
-contract is converted at this boundary (`contract.py`).
+Callers hand in and get back v2 hub structs; the v1 contract is converted at
+this boundary (`contract.py`). Tokens come from `auth.py`; the pool, TLS and
+the mapping of every httpx failure and GigaChat error body to the gateway's
+error family from `upstream.py`, so no upstream URL, header or token leaves
+this package in an error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import math
 import random
-import re
-import ssl
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from time import perf_counter
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import msgspec
 
-from gpt2giga import errors, sse
-from gpt2giga.config import ConfigError, GigaChatSettings
+from gpt2giga import errors, exchange, sse
+from gpt2giga.config import GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.auth import Credentials, TokenSource
+from gpt2giga.gigachat.upstream import (
+    Contract,
+    chat_urls,
+    exc_name,
+    retry_after,
+    status_error,
+    transport_error,
+)
+from gpt2giga.limits import UNLIMITED, Limits, Release
 
 log = logging.getLogger("gpt2giga.gigachat")
 
-Contract = Literal["v1", "v2"]
 T = TypeVar("T")
 
-USER_AGENT = "gpt2giga"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Errors raised before GigaChat answered anything: safe to send again.
 RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
@@ -48,249 +51,62 @@ _decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
 _decode_models = msgspec.json.Decoder(giga.Models).decode
 _decode_embeddings = msgspec.json.Decoder(giga.Embeddings).decode
 _decode_counts = msgspec.json.Decoder(list[giga.TokensCount]).decode
-_decode_token = msgspec.json.Decoder(giga.AccessToken).decode
-_decode_error = msgspec.json.Decoder(giga.ErrorBody).decode
 _decode_file = msgspec.json.Decoder(giga.UploadedFile).decode
 
-_VERSION_SUFFIX = re.compile(r"/v\d+$")
+
+class Multipart(NamedTuple):
+    """A form body (`files` and plain fields); httpx encodes it, boundary included."""
+
+    files: dict[str, tuple[str, bytes, str]]
+    data: dict[str, str]
 
 
-def chat_urls(base_url: str) -> dict[Contract, str]:
-    """v1 chat under the base URL; v2 as the SDK derives it (trailing /vN -> /v2)."""
-    base = base_url.rstrip("/")
-    parts = urlsplit(base)
-    path = parts.path.rstrip("/")
-    v2_path = _VERSION_SUFFIX.sub("/v2", path) if _VERSION_SUFFIX.search(path) else path
-    v2 = urlunsplit((parts.scheme, parts.netloc, v2_path + "/chat/completions", "", ""))
-    return {"v1": base + "/chat/completions", "v2": v2}
-
-
-def ssl_context(settings: GigaChatSettings) -> ssl.SSLContext | bool:
-    """The TLS setup for GigaChat, or False for no TLS checks and no client certificate.
-
-    As in the SDK, a client certificate (mTLS, common for GigaChat corporate
-    accounts) is presented whether or not the server's certificate is verified.
-    """
-    if not settings.verify_ssl_certs and not settings.cert_file:
-        return False
-    name = "GIGACHAT_CA_BUNDLE_FILE"
+def hub_chunk(v1: bool, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
+    """One upstream SSE event as a v2 hub chunk (a v1 `data:` line is converted)."""
     try:
-        if settings.verify_ssl_certs:
-            import certifi  # httpx's own trust store
-
-            ctx = ssl.create_default_context(cafile=settings.ca_bundle_file or certifi.where())
-        else:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if settings.cert_file:
-            name = "GIGACHAT_CERT_FILE"
-            password = settings.key_file_password.value if settings.key_file_password else None
-            ctx.load_cert_chain(settings.cert_file, settings.key_file, password)
-    except OSError as exc:  # ssl.SSLError included: a bad file, key or password
-        raise ConfigError(f"{name}: cannot be loaded ({exc})") from None
-    return ctx
-
-
-def build_pool(
-    settings: GigaChatSettings, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The process's one connection pool, with limits and timeouts fit for long streams.
-
-    httpx's defaults (5 s timeout, 20 keep-alive connections) would cut long
-    answers and churn connections under load.
-    """
-    timeout = httpx.Timeout(connect=10.0, read=settings.timeout, write=30.0, pool=settings.timeout)
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-        keepalive_expiry=30.0,
-    )
-    return httpx.AsyncClient(
-        timeout=timeout,
-        limits=limits,
-        verify=ssl_context(settings) if transport is None else True,
-        transport=transport,
-        headers={"User-Agent": USER_AGENT},
-        trust_env=False,
-    )
-
-
-class Credentials(msgspec.Struct, frozen=True):
-    """One way of getting a GigaChat token; per client in pass-token mode."""
-
-    credentials: str | None = None
-    scope: str | None = None
-    user: str | None = None
-    password: str | None = None
-    access_token: str | None = None
-
-    @classmethod
-    def from_settings(cls, s: GigaChatSettings) -> Credentials:
-        return cls(
-            credentials=s.credentials.value if s.credentials else None,
-            scope=s.scope,
-            user=s.user,
-            password=s.password.value if s.password else None,
-            access_token=s.access_token.value if s.access_token else None,
-        )
-
-    @property
-    def can_refresh(self) -> bool:
-        return bool(self.credentials or (self.user and self.password))
-
-
-class TokenSource:
-    """A cached access token, refreshed before expiry, one refresh in flight at a time."""
-
-    def __init__(
-        self,
-        creds: Credentials,
-        pool: httpx.AsyncClient,
-        auth_url: str,
-        token_url: str,
-        buffer_ms: int = 60_000,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.creds = creds
-        self._pool = pool
-        self._auth_url = auth_url
-        self._token_url = token_url
-        self._buffer_ms = buffer_ms
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._token: str | None = creds.access_token
-        self._expires_ms = 0  # 0: never expires (a static token)
-        self.refreshes = 0
-
-    def _valid(self) -> bool:
-        if self._token is None:
-            return False
-        return self._expires_ms == 0 or self._expires_ms - self._buffer_ms > self._clock() * 1000
-
-    async def token(self) -> str | None:
-        if self._valid() or not self.creds.can_refresh:
-            return self._token
-        async with self._lock:
-            if not self._valid():
-                await self._refresh()
-        return self._token
-
-    def secrets(self) -> tuple[str, ...]:
-        """What an upstream error text must not repeat: hosts, credentials, the token."""
-        creds = self.creds
-        hosts = (urlsplit(self._auth_url).netloc, urlsplit(self._token_url).netloc)
-        values = (*hosts, creds.credentials, creds.password, self._token)
-        return tuple(v for v in values if v)
-
-    def invalidate(self, token: str | None) -> None:
-        """Forget `token` after GigaChat refused it (unless a newer one is in place)."""
-        if token == self._token and self.creds.can_refresh:
-            self._token = None
-
-    async def _refresh(self) -> None:
-        creds = self.creds
-        if creds.credentials:
-            request = self._pool.build_request(
-                "POST",
-                self._auth_url,
-                data={"scope": creds.scope or "GIGACHAT_API_PERS"},
-                headers={
-                    "Authorization": f"Basic {creds.credentials}",
-                    "RqUID": str(uuid.uuid4()),
-                    "Accept": "application/json",
-                },
-            )
-        else:
-            basic = base64.b64encode(f"{creds.user}:{creds.password}".encode()).decode()
-            request = self._pool.build_request(
-                "POST", self._token_url, headers={"Authorization": f"Basic {basic}"}
-            )
-        try:
-            response = await self._pool.send(request)
-        except httpx.TimeoutException:
-            raise errors.UpstreamTimeout("GigaChat authorization timed out") from None
-        except httpx.TransportError as exc:
-            raise errors.UpstreamError(f"GigaChat authorization failed: {_name(exc)}") from None
-        if response.status_code != 200:
-            raise _status_error(
-                response.status_code, response.content, response.headers, "auth", self.secrets()
-            )
-        try:
-            answer = _decode_token(response.content)
-        except msgspec.DecodeError:
-            raise errors.UpstreamError("GigaChat authorization sent a malformed answer") from None
-        token = answer.access_token or answer.tok
-        expires = answer.expires_at if answer.expires_at is not None else answer.exp
-        if not token:
-            raise errors.UpstreamError("GigaChat authorization returned no token")
-        self._token = token
-        self._expires_ms = _as_ms(expires or 0)
-        self.refreshes += 1
-        log.debug("GigaChat token refreshed")
-
-
-def _as_ms(value: int) -> int:
-    # GigaChat documents milliseconds; a `/token` answer has been seen in seconds.
-    return value * 1000 if 0 < value < 100_000_000_000 else value
-
-
-def _name(exc: Exception) -> str:
-    return type(exc).__name__
-
-
-def _transport_error(exc: httpx.TransportError, what: str) -> errors.GatewayError:
-    # Only the class name: httpx's own text names the upstream host and path.
-    if isinstance(exc, httpx.TimeoutException):
-        return errors.UpstreamTimeout("GigaChat did not answer in time")
-    return errors.UpstreamError(f"{what}: {_name(exc)}")
-
-
-def _status_error(
-    status: int,
-    body: bytes,
-    headers: httpx.Headers,
-    what: str = "request",
-    secrets: tuple[str, ...] = (),
-) -> errors.GatewayError:
-    message = ""
-    try:
-        message = _decode_error(body).message or ""
+        if v1:
+            return contract.chunk_from_v1(_decode_chunk_v1(data))
+        chunk = _decode_chunk_v2(data)
     except msgspec.DecodeError:
-        # Proxies in front of GigaChat answer with HTML pages: noise for a client.
-        if body.lstrip()[:1] != b"<" and "html" not in headers.get("content-type", ""):
-            message = body[:200].decode("utf-8", "replace").strip()
-    for secret in secrets:
-        # A very short value (a test password) would mangle the text more than it hides.
-        if len(secret) >= 4:
-            message = message.replace(secret, "***")
-    prefix = "GigaChat authorization" if what == "auth" else "GigaChat"
-    text = f"{prefix} answered {status}" + (f": {message}" if message else "")
-    return errors.from_upstream(status, text, retry_after=_retry_after(headers))
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP-date: rare from GigaChat, and backoff covers it
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+        raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
+    if event is not None:
+        chunk.event = event
+    return chunk
 
 
 class UpstreamStream:
-    """An opened GigaChat stream, yielding v2 hub chunks; close it when done."""
+    """An opened GigaChat stream, yielding v2 hub chunks; close it when done.
 
-    def __init__(self, response: httpx.Response, contract_: Contract) -> None:
+    It holds its model's concurrency slot until closed, and notes the first
+    chunk's time and the final usage on the request's exchange.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        contract_: Contract,
+        release: Release | None = None,
+        owner: set[UpstreamStream] | None = None,
+        started: float | None = None,
+    ) -> None:
         self._response = response
         self._v1 = contract_ == "v1"
+        self._release = release
+        self._owner = owner
+        self._exchange = exchange.current()
+        self._started = perf_counter() if started is None else started
+        self._reader: asyncio.Task[Any] | None = None
+        self._abort: errors.GatewayError | None = None
+        if owner is not None:
+            owner.add(self)
 
     async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
         parser = sse.SSEParser()
+        self._reader = asyncio.current_task()
         try:
             async for raw in self._response.aiter_bytes():
+                if not self._exchange.first_chunk:
+                    self._exchange.first_chunk = perf_counter()
                 for event, data in parser.feed(raw):
                     if data == sse.DONE:
                         return
@@ -298,23 +114,47 @@ class UpstreamStream:
             for event, data in parser.finish():
                 if data != sse.DONE:
                     yield self._chunk(event, data)
+        except errors.GatewayError as err:  # a malformed chunk
+            self._exchange.upstream_error = err.kind
+            raise
         except httpx.TimeoutException:
-            raise errors.UpstreamTimeout("GigaChat stopped sending mid-stream") from None
+            timeout = self._failed(errors.UpstreamTimeout("GigaChat stopped sending mid-stream"))
+            raise timeout from None
         except httpx.TransportError as exc:
-            raise errors.UpstreamError(f"GigaChat stream broke: {_name(exc)}") from None
+            broke = self._failed(errors.UpstreamError(f"GigaChat stream broke: {exc_name(exc)}"))
+            raise broke from None
+        except asyncio.CancelledError:
+            if self._abort is None or self._reader is None:
+                raise
+            # The gateway's own cancel (`abort`), not the client's: end as an error event.
+            self._reader.uncancel()
+            self._exchange.error = self._abort.kind
+            raise self._abort from None
+
+    def _failed(self, err: errors.GatewayError) -> errors.GatewayError:
+        self._exchange.upstream_error = err.kind
+        return err
+
+    def abort(self, err: errors.GatewayError) -> None:
+        """Stop the stream from outside (shutdown): its reader sees `err` as a failure."""
+        if self._abort is None and self._reader is not None and not self._reader.done():
+            self._abort = err
+            self._reader.cancel()
 
     def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-        try:
-            if self._v1:
-                return contract.chunk_from_v1(_decode_chunk_v1(data))
-            chunk = _decode_chunk_v2(data)
-        except msgspec.DecodeError:
-            raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
-        if event is not None:
-            chunk.event = event
+        chunk = hub_chunk(self._v1, event, data)
+        if chunk.usage is not None:
+            self._exchange.tokens_in = chunk.usage.input_tokens
+            self._exchange.tokens_out = chunk.usage.output_tokens
         return chunk
 
     async def aclose(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+            self._exchange.upstream_seconds += perf_counter() - self._started
+        if self._owner is not None:
+            self._owner.discard(self)
         await self._response.aclose()
 
 
@@ -335,6 +175,9 @@ class GigaChatClient:
         self._base = base
         self._chat_urls = chat_urls(base)
         self.auth = self.token_source(Credentials.from_settings(settings))
+        # Set by the app from GPT2GIGA_MODEL_MAX_CONNECTIONS*; enforced here, where calls go out.
+        self.limits: Limits = UNLIMITED
+        self._streams: set[UpstreamStream] = set()
 
     def token_source(self, creds: Credentials) -> TokenSource:
         s = self.settings
@@ -344,6 +187,13 @@ class GigaChatClient:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+
+    def abort_streams(self, err: errors.GatewayError) -> int:
+        """End every open stream with `err` (shutdown after the drain timeout); how many."""
+        streams = list(self._streams)
+        for stream in streams:
+            stream.abort(err)
+        return len(streams)
 
     # --- endpoints -----------------------------------------------------------
 
@@ -370,27 +220,50 @@ class GigaChatClient:
         self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
     ) -> giga.ChatCompletionResponse:
         body = self.encode_chat(req, contract_, stream=False)
-        response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
+        release = await self._slot(req.model)
+        try:
+            response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
+        finally:
+            release()
         try:
             if contract_ == "v1":
-                return contract.from_v1(_decode_v1(response.content))
-            return _decode_v2(response.content)
+                answer = contract.from_v1(_decode_v1(response.content))
+            else:
+                answer = _decode_v2(response.content)
         except msgspec.DecodeError:
             raise errors.UpstreamError("GigaChat sent a malformed answer") from None
+        if answer.usage is not None:
+            ex = exchange.current()
+            ex.tokens_in += answer.usage.input_tokens
+            ex.tokens_out += answer.usage.output_tokens
+        return answer
+
+    async def _slot(self, model: str | None) -> Release:
+        """The model's concurrency slot; the model is noted for metrics and logs."""
+        name = model or self.settings.model
+        exchange.current().model = name
+        return await self.limits.acquire(name)
 
     async def stream(
         self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
     ) -> UpstreamStream:
         """Open a stream; every failure before its first byte is raised here, retried first."""
         body = self.encode_chat(req, contract_, stream=True)
-        response = await self._send(
-            "POST", self._chat_urls[contract_], body, auth=auth, stream=True
-        )
-        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
-        if content_type != "text/event-stream":
-            await response.aclose()
-            raise errors.UpstreamError("GigaChat answered a stream request without a stream")
-        return UpstreamStream(response, contract_)
+        release = await self._slot(req.model)
+        started = perf_counter()
+        try:
+            response = await self._send(
+                "POST", self._chat_urls[contract_], body, auth=auth, stream=True
+            )
+            content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+            if content_type != "text/event-stream":
+                await response.aclose()
+                raise errors.UpstreamError("GigaChat answered a stream request without a stream")
+        except BaseException:
+            release()
+            exchange.current().upstream_seconds += perf_counter() - started
+            raise
+        return UpstreamStream(response, contract_, release, self._streams, started)
 
     async def models(self, auth: TokenSource | None = None) -> giga.Models:
         response = await self._send("GET", self._base + "/models", None, auth=auth)
@@ -400,8 +273,14 @@ class GigaChatClient:
         self, model: str, inputs: list[str], auth: TokenSource | None = None
     ) -> giga.Embeddings:
         body = _encode(giga.EmbeddingsRequest(model=model, input=inputs))
-        response = await self._send("POST", self._base + "/embeddings", body, auth=auth)
-        return self._parse(_decode_embeddings, response)
+        release = await self._slot(model)
+        try:
+            response = await self._send("POST", self._base + "/embeddings", body, auth=auth)
+        finally:
+            release()
+        result = self._parse(_decode_embeddings, response)
+        exchange.current().tokens_in += sum(e.usage.prompt_tokens for e in result.data)
+        return result
 
     async def tokens_count(
         self, model: str, inputs: list[str], auth: TokenSource | None = None
@@ -409,6 +288,14 @@ class GigaChatClient:
         body = _encode(giga.TokensCountRequest(model=model, input=inputs))
         response = await self._send("POST", self._base + "/tokens/count", body, auth=auth)
         return self._parse(_decode_counts, response)
+
+    async def upload_file(
+        self, filename: str, content: bytes, mime: str, auth: TokenSource | None = None
+    ) -> giga.UploadedFile:
+        """`POST /files`: multipart `file` and `purpose`, as the SDK's `upload_file` sends them."""
+        form = Multipart(files={"file": (filename, content, mime)}, data={"purpose": "general"})
+        response = await self._send("POST", self._base + "/files", form, auth=auth)
+        return self._parse(_decode_file, response)
 
     @staticmethod
     def _parse(decode: Callable[[bytes], T], response: httpx.Response) -> T:
@@ -423,17 +310,37 @@ class GigaChatClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         *,
         auth: TokenSource | None = None,
         stream: bool = False,
     ) -> httpx.Response:
-        source = auth or self.auth
+        """One upstream call with retries; its time and failure go on the exchange."""
+        ex = exchange.current()
+        started = perf_counter()
+        try:
+            return await self._attempts(method, url, body, auth or self.auth, stream, ex)
+        except errors.GatewayError as err:
+            ex.upstream_error = err.kind
+            raise
+        finally:
+            if not stream:  # a stream's time is counted when it closes
+                ex.upstream_seconds += perf_counter() - started
+
+    async def _attempts(
+        self,
+        method: str,
+        url: str,
+        body: bytes | Multipart | None,
+        source: TokenSource,
+        stream: bool,
+        ex: exchange.Exchange,
+    ) -> httpx.Response:
         attempt = 0
         reauthed = False
         while True:
             token = await source.token()
-            request = self._request(method, url, body, token, stream)
+            request = self._request(method, url, body, token, stream, ex.upstream_headers)
             try:
                 response = await self.pool.send(request, stream=True)
             except RETRY_EXCEPTIONS as exc:
@@ -441,9 +348,9 @@ class GigaChatClient:
                     attempt += 1
                     await self._sleep(self._backoff(attempt, None))
                     continue
-                raise _transport_error(exc, "GigaChat is unreachable") from None
+                raise transport_error(exc, "GigaChat is unreachable") from None
             except httpx.TransportError as exc:
-                raise _transport_error(exc, "GigaChat request failed") from None
+                raise transport_error(exc, "GigaChat request failed") from None
             status = response.status_code
             if status == 200:
                 if not stream:
@@ -457,7 +364,7 @@ class GigaChatClient:
             delay = self._retry_delay(status, attempt, response.headers)
             if delay is None:
                 hide = (token or "", *source.secrets())
-                raise _status_error(status, content, response.headers, secrets=hide)
+                raise status_error(status, content, response.headers, secrets=hide)
             attempt += 1
             await self._sleep(delay)
 
@@ -465,23 +372,34 @@ class GigaChatClient:
         """Seconds to wait before sending again, or None when the failure is final."""
         if status not in RETRY_STATUSES or attempt >= self.settings.max_retries:
             return None
-        retry_after = _retry_after(headers)
-        if retry_after is not None and retry_after > MAX_BACKOFF:
+        wait = retry_after(headers)
+        if wait is not None and wait > MAX_BACKOFF:
             # Holding the client's request that long helps nobody: it gets the
             # 429 with Retry-After and decides itself.
             return None
-        return self._backoff(attempt + 1, retry_after)
+        return self._backoff(attempt + 1, wait)
 
     def _request(
-        self, method: str, url: str, body: bytes | None, token: str | None, stream: bool
+        self,
+        method: str,
+        url: str,
+        body: bytes | Multipart | None,
+        token: str | None,
+        stream: bool,
+        forward: dict[str, str],
     ) -> httpx.Request:
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        # The request id and the client's safe tracing headers (exchange.TRACING) first.
+        headers = {**forward, "Accept": "text/event-stream" if stream else "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         if stream:
             headers["Cache-Control"] = "no-store"
+        if isinstance(body, Multipart):
+            return self.pool.build_request(
+                method, url, files=body.files, data=body.data, headers=headers
+            )
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         return self.pool.build_request(method, url, content=body, headers=headers)
 
     @staticmethod
@@ -489,7 +407,7 @@ class GigaChatClient:
         try:
             return await response.aread()
         except httpx.TransportError as exc:
-            raise _transport_error(exc, "GigaChat answer broke off") from None
+            raise transport_error(exc, "GigaChat answer broke off") from None
         finally:
             await response.aclose()
 

@@ -16,6 +16,7 @@ from gpt2giga.config import Settings
 from gpt2giga.gigachat import schema as json_schema
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.contract import result_object
+from gpt2giga.gigachat.files import Attachment
 
 Contract = Literal["v1", "v2"]
 Effort = Literal["low", "medium", "high"]
@@ -78,6 +79,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     unwrap: str | None = None
     stops: list[str] = []
     ignored: list[str] = []
+    # Images and documents the request carries; their `files` entries get
+    # GigaChat ids from `uploads.Uploader.resolve` before the request is sent.
+    attachments: list[Attachment] = []
 
 
 def to_giga_name(name: str) -> str:
@@ -219,10 +223,13 @@ def merge_system(texts: list[str]) -> list[giga.ChatMessage]:
     return [text_message("system", text)] if text else []
 
 
-def text_message(role: str, text: str, files: list[str] | None = None) -> giga.ChatMessage:
+def text_message(
+    role: str, text: str, files: list[giga.ChatContentFile] | None = None
+) -> giga.ChatMessage:
+    """A message of text, then the files it carries (v1: its `attachments`)."""
     parts = [giga.ChatContentPart(text=text)]
     if files:
-        parts.append(giga.ChatContentPart(files=[giga.ChatContentFile(id=f) for f in files]))
+        parts.append(giga.ChatContentPart(files=files))
     return giga.ChatMessage(role=role, content=parts)
 
 

@@ -30,10 +30,12 @@ async def chat_completions(ctx: Context, request: Request) -> Response | StreamR
     req = parse(_decode_chat, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts)
+    auth = ctx.auth_for(request)
+    if prepared.attachments:
+        await ctx.uploads.resolve(prepared.attachments, auth)
     headers = ignored_header(prepared.ignored)
     completion_id = ctx.new_id("chatcmpl-")
     created = ctx.now()
-    auth = ctx.auth_for(request)
     if req.stream:
         upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)

@@ -17,7 +17,8 @@ from gpt2giga.asgi import Contract, Request, Response, StreamResponse, ignored_h
 from gpt2giga.context import Context
 from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import TokenSource, UpstreamStream
+from gpt2giga.gigachat.auth import TokenSource
+from gpt2giga.gigachat.client import UpstreamStream
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai import responses_output as output
 from gpt2giga.openai import responses_stream as stream
@@ -33,10 +34,12 @@ async def create(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     turn = translate.to_giga(req, opts, _previous(ctx, req.previous_response_id))
+    auth = ctx.auth_for(request)
+    if turn.prepared.attachments:
+        await ctx.uploads.resolve(turn.prepared.attachments, auth)
     response_id = ctx.new_id("resp_")
     base = output.skeleton(req, response_id, ctx.now(), opts.model)
     headers = ignored_header(turn.prepared.ignored)
-    auth = ctx.auth_for(request)
     if req.stream:
         upstream = await _open(ctx, turn, opts.contract, auth)
         translator = stream.StreamTranslator(turn, base, ctx.new_id)

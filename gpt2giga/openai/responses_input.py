@@ -16,7 +16,7 @@ from typing import TypeVar
 import msgspec
 
 from gpt2giga import errors
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai import responses_wire as rsp
@@ -50,6 +50,7 @@ class Conversation(msgspec.Struct, kw_only=True):
     system: list[str] = []
     messages: list[giga.ChatMessage] = []
     calls: dict[str, str] = {}  # call_id -> function name (flat, as the tools were given)
+    attachments: list[files.Attachment] = []
 
 
 def decoded(decode: Callable[[bytes], T], raw: msgspec.Raw, where: str) -> T:
@@ -101,6 +102,7 @@ def convert(
             raise errors.BadRequest(
                 f"input[{i}]: unknown item type {kind!r}", param=f"input[{i}].type"
             )
+    reader.flush()
     return reader.out
 
 
@@ -111,27 +113,50 @@ class _Reader:
         self.out = Conversation(calls=dict(calls))
         # The assistant message that function calls right after it belong to.
         self._assistant: giga.ChatMessage | None = None
+        # Files from tool outputs: a user message after the outputs carries them,
+        # since GigaChat reads files on user messages and wants results right after calls.
+        self._held: list[giga.ChatContentFile] = []
 
     def item(self, item: rsp.InputItem, i: int) -> None:
-        if isinstance(item, rsp.Message):
-            self._message(item, i)
-        elif isinstance(item, rsp.FunctionCall):
-            flat = self._flat(item.name, item.namespace)
-            self._call(item.call_id, flat, _arguments(item.arguments, i))
-        elif isinstance(item, rsp.CustomToolCall):
-            self._call(item.call_id, item.name, {"input": item.input})
-        else:
+        found = self.out.attachments
+        if isinstance(item, (rsp.FunctionCallOutput, rsp.CustomToolCallOutput)):
             name = None
             if isinstance(item, rsp.FunctionCallOutput) and item.name:
                 name = self._flat(item.name, item.namespace)
-            self._result(item.call_id, name, _text(item.output, f"input[{i}].output"))
+            text, refs = _content(item.output, f"input[{i}].output", found)
+            self._result(item.call_id, name, text)
+            self._held += refs
+            return
+        if isinstance(item, rsp.Message):
+            self._message(item, i)
+            return
+        self.flush()
+        if isinstance(item, rsp.FunctionCall):
+            flat = self._flat(item.name, item.namespace)
+            self._call(item.call_id, flat, _arguments(item.arguments, i))
+        else:
+            self._call(item.call_id, item.name, {"input": item.input})
+
+    def flush(self) -> None:
+        """Tool outputs' files, as a user message of their own."""
+        if self._held:
+            self.out.messages.append(build.text_message("user", "", self._held))
+            self._held = []
+            self._assistant = None
 
     def _message(self, msg: rsp.Message, i: int) -> None:
-        text = _text(msg.content, f"input[{i}].content")
-        if msg.role in ("system", "developer"):
-            self.out.system.append(text)
-            return
-        message = build.text_message(msg.role, text)
+        where = f"input[{i}].content"
+        if msg.role == "user":  # it carries the tool outputs' files before its own
+            text, refs = _content(msg.content, where, self.out.attachments)
+            message = build.text_message("user", text, self._held + refs)
+            self._held = []
+        else:
+            self.flush()
+            text, _ = _content(msg.content, where, None)
+            if msg.role in ("system", "developer"):
+                self.out.system.append(text)
+                return
+            message = build.text_message(msg.role, text)
         self.out.messages.append(message)
         self._assistant = message if msg.role == "assistant" else None
 
@@ -176,19 +201,56 @@ def _arguments(arguments: str | dict[str, object], i: int) -> object:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _text(content: str | list[rsp.ContentPart], where: str) -> str:
+def _content(
+    content: str | list[rsp.ContentPart], where: str, found: list[files.Attachment] | None
+) -> tuple[str, list[giga.ChatContentFile]]:
+    """The text of `content` and its images and files (None: they are not accepted here)."""
     if isinstance(content, str):
-        return content
-    texts = []
+        return content, []
+    texts: list[str] = []
+    refs: list[giga.ChatContentFile] = []
     for j, part in enumerate(content):
         if isinstance(part, (rsp.InputText, rsp.OutputText)):
             texts.append(part.text)
         elif isinstance(part, rsp.Refusal):
             texts.append(part.refusal)
-        else:
-            kind = part.__struct_config__.tag
+        elif not isinstance(part, (rsp.InputImage, rsp.InputFile)):
             raise errors.Unsupported(
-                f"{where}[{j}]: {kind} content is not supported by this gateway yet",
+                f"{where}[{j}]: {part.__struct_config__.tag} content is not supported "
+                "by this gateway",
                 param=f"{where}[{j}]",
             )
-    return "\n".join(texts)
+        elif found is None:
+            raise errors.BadRequest(
+                f"{where}[{j}]: {part.__struct_config__.tag} is accepted only in user "
+                "messages and tool outputs",
+                param=f"{where}[{j}]",
+            )
+        else:
+            refs.append(_attach(part, f"{where}[{j}]", found))
+    return "\n".join(texts), refs
+
+
+def _attach(
+    part: rsp.InputImage | rsp.InputFile, where: str, found: list[files.Attachment]
+) -> giga.ChatContentFile:
+    if isinstance(part, rsp.InputImage):
+        if part.image_url:
+            return files.attach(found, where, url=part.image_url, image=True)
+    elif part.file_data:
+        data = part.file_data
+        is_url = data[:5].lower() == "data:"
+        return files.attach(
+            found, where, url=data if is_url else None, data=None if is_url else data,
+            filename=part.filename,
+        )  # fmt: skip
+    elif part.file_url:
+        return files.attach(found, where, url=part.file_url, filename=part.filename)
+    if part.file_id:
+        raise errors.Unsupported(
+            f"{where}: file_id refers to OpenAI's Files API, which GigaChat does not share; "
+            "send the data or a URL",
+            param=f"{where}.file_id",
+        )
+    needed = "image_url" if isinstance(part, rsp.InputImage) else "file_data or file_url"
+    raise errors.BadRequest(f"{where}: {part.__struct_config__.tag} needs {needed}", param=where)

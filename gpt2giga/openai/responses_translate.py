@@ -92,7 +92,12 @@ def to_giga(
     ignored += tools.ignored
     if opts.contract == "v1" and isinstance(req.tool_choice, rsp.ToolChoice):
         ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
-    prepared = build.Prepared(request=request, structured=structured, ignored=ignored)
+    prepared = build.Prepared(
+        request=request,
+        structured=structured,
+        ignored=ignored,
+        attachments=conversation.attachments,
+    )
     turn = _continue(req, opts, prepared, conversation, previous)
     turn.names = tools.names
     return turn

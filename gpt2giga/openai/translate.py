@@ -12,7 +12,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from gpt2giga import errors
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai import wire as oai
@@ -52,9 +52,10 @@ def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepar
     max_tokens = (
         req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     )
+    found: list[files.Attachment] = []
     request = giga.ChatCompletionRequest(
         model=opts.model,
-        messages=messages(req.messages),
+        messages=messages(req.messages, found),
         model_options=build.model_options(
             opts,
             temperature=req.temperature,
@@ -72,6 +73,7 @@ def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepar
         structured=structured_name,
         stops=[s for s in stops if s],
         ignored=ignored_fields(req),
+        attachments=found,
     )
 
 
@@ -160,21 +162,22 @@ def _response_format(
     return build.structured(opts, js.name, schema, js.strict, specs, js.description)
 
 
-def messages(items: list[oai.Message]) -> list[giga.ChatMessage]:
+def messages(items: list[oai.Message], found: list[files.Attachment]) -> list[giga.ChatMessage]:
+    """The conversation as hub messages; images and files are listed in `found`."""
     system: list[str] = []
     out: list[giga.ChatMessage] = []
     names: dict[str, str] = {}
     for i, msg in enumerate(items):
         if isinstance(msg, (oai.SystemMessage, oai.DeveloperMessage)):
-            system.append(_text(msg.content, i))
+            system.append(_text(msg.content))
         elif isinstance(msg, oai.UserMessage):
-            out.append(build.text_message("user", _text(msg.content, i)))
+            out.append(_user(msg.content, i, found))
         elif isinstance(msg, oai.AssistantMessage):
             out.append(_assistant(msg, i, names))
         elif isinstance(msg, oai.ToolMessage):
             # An id the history never issued: the latest call is the best guess for its name.
             name = names.get(msg.tool_call_id) or next(reversed(names.values()), "function")
-            part = build.result_part(name, _text(msg.content, i))
+            part = build.result_part(name, _text(msg.content))
             out.append(
                 giga.ChatMessage(
                     role="tool", content=[part], tools_state_id=answer.state_of(msg.tool_call_id)
@@ -189,8 +192,47 @@ def messages(items: list[oai.Message]) -> list[giga.ChatMessage]:
     return build.merge_system(system) + out
 
 
+def _user(
+    content: str | list[oai.UserPart], i: int, found: list[files.Attachment]
+) -> giga.ChatMessage:
+    if isinstance(content, str):
+        return build.text_message("user", content)
+    texts: list[str] = []
+    refs: list[giga.ChatContentFile] = []
+    for j, part in enumerate(content):
+        if isinstance(part, oai.TextPart):
+            texts.append(part.text)
+            continue
+        where = f"messages[{i}].content[{j}]"
+        if isinstance(part, oai.ImagePart):
+            refs.append(files.attach(found, where, url=part.image_url.url, image=True))
+        elif isinstance(part, oai.FilePart):
+            refs.append(_file(part.file, where, found))
+        else:
+            raise errors.Unsupported(
+                f"{where}: input_audio content is not supported by this gateway", param=where
+            )
+    return build.text_message("user", "\n".join(texts), refs)
+
+
+def _file(ref: oai.FileRef, where: str, found: list[files.Attachment]) -> giga.ChatContentFile:
+    """A `file` part: base64 `file_data` (a data URL, or bare with a `filename`)."""
+    if ref.file_data:
+        data = ref.file_data
+        if data[:5].lower() == "data:":
+            return files.attach(found, where, url=data, filename=ref.filename)
+        return files.attach(found, where, data=data, filename=ref.filename)
+    if ref.file_id:
+        raise errors.Unsupported(
+            f"{where}: file_id refers to OpenAI's Files API, which GigaChat does not share; "
+            "send the file as file_data",
+            param=f"{where}.file.file_id",
+        )
+    raise errors.BadRequest(f"{where}: a file part needs file_data", param=f"{where}.file")
+
+
 def _assistant(msg: oai.AssistantMessage, i: int, names: dict[str, str]) -> giga.ChatMessage:
-    text = _text(msg.content, i)
+    text = _text(msg.content)
     parts = [giga.ChatContentPart(text=text)] if text else []
     state = None
     calls = [(c.id, c.function) for c in msg.tool_calls or ()]
@@ -218,26 +260,12 @@ def _arguments(arguments: str | dict[str, object], i: int) -> object:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _text(
-    content: str | list[oai.TextPart] | list[oai.UserPart] | list[oai.AssistantPart] | None, i: int
-) -> str:
+def _text(content: str | list[oai.TextPart] | list[oai.AssistantPart] | None) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    texts = []
-    for part in content:
-        if isinstance(part, oai.TextPart):
-            texts.append(part.text)
-        elif isinstance(part, oai.RefusalPart):
-            texts.append(part.refusal)
-        else:
-            kind = type(part).__name__.removesuffix("Part").lower()
-            raise errors.Unsupported(
-                f"messages[{i}]: {kind} content is not supported by this gateway yet",
-                param=f"messages[{i}].content",
-            )
-    return "\n".join(texts)
+    return "\n".join(p.text if isinstance(p, oai.TextPart) else p.refusal for p in content)
 
 
 # --- answers ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ checks it with the gigachat SDK's own models.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,17 @@ from anthropic.types import Message, MessageTokensCount, ModelInfo
 
 from gpt2giga.gigachat.fake import FakeGigaChat
 from tests.anthropic.test_stream import assemble
-from tests.conftest import AUTH, BASE, V1_CHAT, V2_CHAT, sent_json, sse_events
+from tests.conftest import (
+    AUTH,
+    BASE,
+    FILES,
+    V1_CHAT,
+    V2_CHAT,
+    form_fields,
+    sent_json,
+    sse_events,
+    uploaded,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -405,8 +416,15 @@ async def test_stream_failing_before_the_first_byte_is_a_plain_error(
         ),
         (
             b'{"model": "G", "max_tokens": 5, "messages": [{"role": "user", "content":'
-            b' [{"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}]}]}',
-            "messages[0].content[0]: image blocks are not supported",
+            b' [{"type": "image", "source": {"type": "url", "url": "https://me:pw@x.test/a.png"}}'
+            b"]}]}",
+            "messages[0].content[0]: the URL is refused: URLs with credentials are not fetched",
+        ),
+        (
+            b'{"model": "G", "max_tokens": 5, "messages": [{"role": "user", "content":'
+            b' [{"type": "image", "source": {"type": "base64", "media_type": "image/webp",'
+            b' "data": "UklGRg=="}}]}]}',
+            "messages[0].content[0]: image/webp files are not supported",
         ),
         (
             b'{"model": "G", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}],'
@@ -418,7 +436,7 @@ async def test_stream_failing_before_the_first_byte_is_a_plain_error(
 async def test_bad_request_is_400_in_anthropic_shape_and_gigachat_is_not_called(
     upstream: respx.MockRouter, respx_app: App, body: bytes, message: str
 ) -> None:
-    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT)]
+    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT), upstream.post(FILES)]
     async with respx_app() as c:
         r = await c.post("/v1/messages", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 400
@@ -719,3 +737,109 @@ async def test_upstream_auth_failure_is_not_leaked(
     assert r.status_code == 401
     assert error_of(r)["type"] == "authentication_error"
     assert not route.called
+
+
+# --- images and documents -------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+SCREENSHOT = {
+    "type": "image",
+    "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()},
+}
+NOTES = {
+    "type": "document",
+    "source": {"type": "text", "media_type": "text/plain", "data": "Заметки"},
+    "title": "notes.txt",
+}
+
+
+async def test_claude_codes_screenshot_in_a_tool_result_is_uploaded_and_follows_the_result(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    ids = iter(["file-png", "file-txt"])
+    files = upstream.post(FILES).mock(
+        side_effect=lambda request: httpx.Response(200, json=uploaded(next(ids)))
+    )
+    chat = upstream.post(V2_CHAT).mock(return_value=answer("chat_text_v2.json"))
+    body = {
+        **MESSAGES,
+        "messages": [
+            USER,
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"path": "a.png"}},
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [SCREENSHOT]},
+                NOTES,
+            ]},
+        ],
+    }  # fmt: skip
+    async with respx_app() as c:
+        r = await c.post("/v2/v1/messages", json=body, headers=ANTHROPIC)
+    assert r.status_code == 200, r.text
+    assert [form_fields(call.request)["file"] for call in files.calls] == [
+        (form_fields(files.calls[0].request)["file"][0], "image/png", PNG),
+        ("notes.txt", "text/plain", "Заметки".encode()),
+    ]
+    assert sent_json(chat)["messages"][2:] == [
+        {
+            "role": "tool",
+            "content": [{"function_result": {"name": "Read", "result": {"result": ""}}}],
+        },
+        {
+            "role": "user",
+            "content": [{"text": ""}, {"files": [{"id": "file-png"}, {"id": "file-txt"}]}],
+        },
+    ]
+
+
+async def test_an_upload_failure_is_an_anthropic_error(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(503, json={"status": 503, "message": "maintenance"})
+    chat = upstream.post(V1_CHAT)
+    body = {**MESSAGES, "messages": [{"role": "user", "content": [SCREENSHOT]}]}
+    async with respx_app() as c:
+        r = await c.post("/v1/messages", json=body, headers=ANTHROPIC)
+    assert r.status_code == 529
+    assert r.json() == {
+        "type": "error",
+        "error": {
+            "type": "overloaded_error",
+            "message": "messages[0].content[0]: uploading the file to GigaChat failed: "
+            "GigaChat answered 503: maintenance",
+        },
+    }
+    assert not chat.called
+
+
+async def test_a_streamed_message_with_an_image_sends_its_id(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(json=uploaded("file-png"))
+    chat = upstream.post(V1_CHAT).mock(return_value=streamed("chat_text_v1.sse"))
+    body = {
+        **MESSAGES,
+        "stream": True,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Что это?"}, SCREENSHOT]}
+        ],
+    }
+    async with respx_app() as c:
+        r = await c.post("/v1/messages", json=body, headers=ANTHROPIC)
+    assert r.status_code == 200
+    assert sse_events(r.content)[-1][0] == "message_stop"
+    assert sent_json(chat)["messages"] == [
+        {"role": "user", "content": "Что это?", "attachments": ["file-png"]}
+    ]
+
+
+async def test_count_tokens_never_uploads(upstream: respx.MockRouter, respx_app: App) -> None:
+    files = upstream.post(FILES)
+    count = upstream.post(TOKENS).respond(json=[{"object": "tokens", "tokens": 3, "characters": 8}])
+    body = {"model": "GigaChat", "messages": [{"role": "user", "content": [SCREENSHOT, NOTES]}]}
+    async with respx_app() as c:
+        r = await c.post("/v1/messages/count_tokens", json=body, headers=ANTHROPIC)
+    assert r.json() == {"input_tokens": 3}
+    assert sent_json(count)["input"] == [""]
+    assert not files.called

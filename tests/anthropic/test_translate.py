@@ -337,24 +337,122 @@ def test_several_tool_uses_interleave_with_their_results_on_v1() -> None:
     ]
 
 
+# --- images and documents ------------------------------------------------------------
+
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}
-DOCUMENT = {"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}
+SHOT = {"type": "image", "source": {"type": "url", "url": "https://x.test/shot.png"}}
+PDF = {
+    "type": "document",
+    "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+    "title": "spec.pdf",
+    "cache_control": {"type": "ephemeral"},
+}
+NOTES = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}
+LINKED = {"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}
+
+
+def placed(prepared: Prepared) -> Prepared:
+    """Give each attachment the id its upload would bring: `file-<n>`."""
+    for n, attachment in enumerate(prepared.attachments):
+        attachment.file.id = f"file-{n}"
+    return prepared
+
+
+def test_image_and_document_blocks_land_as_files_on_the_user_message() -> None:
+    content = [block("look"), IMAGE, SHOT, PDF, NOTES, LINKED, block("and read")]
+    prepared = placed(prepare(messages=[{"role": "user", "content": content}]))
+    assert [
+        (a.where, a.url, a.data, a.text, a.mime, a.filename, a.image) for a in prepared.attachments
+    ] == [
+        ("messages[0].content[1]", None, "iVBO", None, "image/png", None, True),
+        ("messages[0].content[2]", "https://x.test/shot.png", None, None, None, None, True),
+        ("messages[0].content[3]", None, "JVBE", None, "application/pdf", "spec.pdf", False),
+        ("messages[0].content[4]", None, None, "hi", "text/plain", None, False),
+        ("messages[0].content[5]", "https://x.test/a.pdf", None, None, None, None, False),
+    ]
+    ids = [f"file-{n}" for n in range(5)]
+    assert v2(prepared)["messages"] == [
+        {
+            "role": "user",
+            "content": [{"text": "look\n\nand read"}, {"files": [{"id": i} for i in ids]}],
+        }
+    ]
+    assert v1(prepared)["messages"] == [
+        {"role": "user", "content": "look\n\nand read", "attachments": ids}
+    ]
+
+
+def test_images_in_tool_results_follow_the_results_on_a_user_message() -> None:
+    messages = [
+        USER,
+        {"role": "assistant", "content": [tool_use(f"toolu_{STATE}", "screenshot", {})]},
+        {
+            "role": "user",
+            "content": [tool_result(f"toolu_{STATE}", [block("taken"), IMAGE]), block("so?")],
+        },
+    ]
+    prepared = placed(prepare(messages=messages))
+    assert [a.where for a in prepared.attachments] == ["messages[2].content[0].content[1]"]
+    assert v2(prepared)["messages"][2:] == [
+        result("screenshot", {"result": "taken"}, STATE),
+        {"role": "user", "content": [{"text": "so?"}, {"files": [{"id": "file-0"}]}]},
+    ]
+    assert v1(prepared)["messages"][2:] == [
+        {"role": "function", "name": "screenshot", "content": '{"result":"taken"}'},
+        {"role": "user", "content": "so?", "attachments": ["file-0"]},
+    ]
+
+
+def test_a_tool_result_that_is_only_an_image_still_reaches_the_model() -> None:
+    messages = [
+        USER,
+        {"role": "assistant", "content": [tool_use("t", "screenshot", {})]},
+        {"role": "user", "content": [tool_result("t", [IMAGE])]},
+    ]
+    prepared = placed(prepare(messages=messages))
+    assert v2(prepared)["messages"][2:] == [
+        result("screenshot", {"result": ""}),
+        {"role": "user", "content": [{"text": ""}, {"files": [{"id": "file-0"}]}]},
+    ]
 
 
 @pytest.mark.parametrize(
-    ("content", "kind", "where"),
+    ("source", "message", "param"),
     [
-        ([block("look"), IMAGE], "image", "messages[0].content[1]"),
-        ([DOCUMENT], "document", "messages[0].content[0]"),
-        ([tool_result("t", [block("shot"), IMAGE])], "image", "messages[0].content[0].content[1]"),
+        (
+            {"type": "file", "file_id": "file_011"},
+            "messages[0].content[0]: file_id refers to Anthropic's Files API, which GigaChat "
+            "does not share",
+            "messages[0].content[0].source",
+        ),
+        (
+            {"type": "content", "content": [{"type": "text", "text": "x"}]},
+            "messages[0].content[0]: content documents are not supported; send base64, text or url",
+            "messages[0].content[0].source",
+        ),
     ],
 )
-def test_image_and_document_blocks_are_unsupported_naming_the_block(
-    content: list[Any], kind: str, where: str
+def test_sources_without_data_are_unsupported_naming_the_block(
+    source: dict[str, Any], message: str, param: str
 ) -> None:
-    err = raises(errors.Unsupported, messages=[{"role": "user", "content": content}])
-    assert (err.status, err.kind, err.param) == (400, "unsupported", where)
-    assert err.message == f"{where}: {kind} blocks are not supported by this gateway yet"
+    err = raises(
+        errors.Unsupported,
+        messages=[{"role": "user", "content": [{"type": "document", "source": source}]}],
+    )
+    assert (err.status, err.param, err.message) == (400, param, message)
+
+
+def test_an_unknown_source_type_is_a_decode_error_naming_it() -> None:
+    with pytest.raises(msgspec.ValidationError, match=r"\$\.messages\[0\]\.content\[0\]\.source"):
+        request(
+            messages=[{"role": "user", "content": [{"type": "image", "source": {"type": "x"}}]}]
+        )
+
+
+def test_counting_tokens_lists_attachments_but_counts_only_text() -> None:
+    body = {"model": "GigaChat", "messages": [{"role": "user", "content": [block("look"), IMAGE]}]}
+    req = _decode_count(msgspec.json.encode(body))
+    assert translate.texts_to_count(req, options()) == ["look"]
 
 
 def test_empty_messages_are_a_bad_request() -> None:

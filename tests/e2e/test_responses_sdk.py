@@ -150,7 +150,7 @@ def test_bad_input_is_a_400_naming_the_field(client: openai.OpenAI) -> None:
             model=MODEL,
             input=[{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}],  # type: ignore[list-item, misc]
         )
-    assert "input_image" in image.value.message
+    assert "input[0].content[0]: the URL is refused: only https URLs" in image.value.message
 
 
 def test_unknown_previous_response_is_not_found(client: openai.OpenAI) -> None:

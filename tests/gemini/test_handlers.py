@@ -7,6 +7,7 @@ recorded bodies in `tests/fixtures/gigachat/`. The Gemini-CLI-shaped request in
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,16 @@ from google.genai import types
 
 from gpt2giga.gemini import handlers, stream
 from gpt2giga.gigachat.fake import FakeGigaChat
-from tests.conftest import BASE, V1_CHAT, V2_CHAT, sent_json, sse_events
+from tests.conftest import (
+    BASE,
+    FILES,
+    V1_CHAT,
+    V2_CHAT,
+    form_fields,
+    sent_json,
+    sse_events,
+    uploaded,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -348,7 +358,16 @@ async def test_a_json_array_closed_early_still_closes_the_relay() -> None:
         (b'{"contents": []}', "must not be empty", "contents"),
         (b'{"contents": [{"role": "bot", "parts": []}]}', "$.contents[0].role", "contents[0].role"),
         (b'{"contents": [{"parts": [{"text": 1}]}]}', "$.contents[0].parts[0].text", None),
-        (b'{"contents": [{"parts": [{"inlineData": {"data": "AA=="}}]}]}', "inlineData", None),
+        (
+            b'{"contents": [{"parts": [{"inlineData": {"data": "AA=="}}]}]}',
+            "contents[0].parts[0]: Files of an unknown type are not supported",
+            None,
+        ),
+        (
+            b'{"contents": [{"parts": [{"fileData": {"fileUri": "gs://bucket/a.png"}}]}]}',
+            "contents[0].parts[0]: the URL is refused: only https URLs are fetched, not gs ones",
+            None,
+        ),
         (
             b'{"contents": [{"parts": [{"text": "x"}]}], '
             b'"generationConfig": {"responseMimeType": "application/json"}}',
@@ -368,11 +387,12 @@ async def test_bad_request_is_400_naming_the_field_and_gigachat_is_not_called(
     upstream: respx.MockRouter, respx_app: App, body: bytes, words: str, param: str | None
 ) -> None:
     route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    files = upstream.post(FILES)
     async with respx_app() as c:
         for path in (GENERATE, f"{STREAM}?alt=sse"):
             r = await c.post(path, content=body)
             assert words in error_of(r, 400, "INVALID_ARGUMENT")
-    assert not route.called
+    assert not route.called and not files.called
 
 
 async def test_oversize_body_is_400_invalid_argument_as_google_says(
@@ -755,3 +775,76 @@ async def test_gemini_cli_turn_round_trips(gateway: App, fake: FakeGigaChat, con
         }
         assert (len(upstream["functions"]), upstream["functions"][-1]) == (8, ACTIVATE_SKILL)
         assert (upstream["top_p"], upstream["reasoning_effort"]) == (0.95, "high")
+
+
+# --- media ------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+# google-genai sends bytes as URL-safe base64.
+PICTURE = {"inlineData": {"mimeType": "image/png", "data": base64.urlsafe_b64encode(PNG).decode()}}
+LOOK = {"contents": [{"role": "user", "parts": [{"text": "Что это?"}, PICTURE]}]}
+
+
+@pytest.mark.parametrize("path", [GENERATE, f"{STREAM}?alt=sse", STREAM])
+async def test_inline_data_is_uploaded_and_sent_by_its_id(
+    upstream: respx.MockRouter, respx_app: App, path: str
+) -> None:
+    files = upstream.post(FILES).respond(json=uploaded("file-png"))
+    reply = answer("chat_text_v1.json") if path == GENERATE else streamed("chat_text_v1.sse")
+    chat = chat_route(upstream, "v1", reply)
+    async with respx_app() as c:
+        r = await c.post(path, json=LOOK)
+    assert r.status_code == 200, r.text
+    assert form_fields(files.calls[0].request)["file"][1:] == ("image/png", PNG)
+    assert sent_json(chat)["messages"] == [
+        {"role": "user", "content": "Что это?", "attachments": ["file-png"]}
+    ]
+
+
+async def test_media_a_function_returned_is_uploaded_and_follows_the_result(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(json=uploaded("file-png"))
+    chat = chat_route(upstream, "v2", answer("chat_text_v2.json"))
+    body = {
+        "contents": [
+            USER,
+            {"role": "model", "parts": [{"functionCall": {"name": "read_file", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse": {
+                "name": "read_file", "response": {"output": "image read"}, "parts": [PICTURE],
+            }}]},
+        ]
+    }  # fmt: skip
+    async with respx_app() as c:
+        r = await c.post(f"/v2{GENERATE}", json=body)
+    assert r.status_code == 200, r.text
+    assert sent_json(chat)["messages"][2:] == [
+        {"role": "tool", "content": [
+            {"function_result": {"name": "read_file", "result": {"output": "image read"}}},
+        ]},
+        {"role": "user", "content": [{"text": ""}, {"files": [{"id": "file-png"}]}]},
+    ]  # fmt: skip
+
+
+async def test_an_upload_failure_is_a_google_error(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(413, json={"status": 413, "message": "file too big"})
+    chat = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    async with respx_app() as c:
+        r = await c.post(GENERATE, json=LOOK)
+    assert error_of(r, 400, "INVALID_ARGUMENT") == (
+        "contents[0].parts[1]: uploading the file to GigaChat failed: "
+        "GigaChat answered 413: file too big"
+    )
+    assert not chat.called
+
+
+async def test_count_tokens_never_uploads(upstream: respx.MockRouter, respx_app: App) -> None:
+    files = upstream.post(FILES)
+    count = upstream.post(BASE + "/tokens/count").mock(return_value=answer("tokens_count.json"))
+    async with respx_app() as c:
+        r = await c.post(f"/v1beta/models/{MODEL}:countTokens", json=LOOK)
+    assert r.status_code == 200
+    assert sent_json(count)["input"] == ["Что это?"]
+    assert not files.called

@@ -18,12 +18,11 @@ import pytest
 from google.genai import _api_client, types
 from google.genai import errors as genai_errors
 
-from gpt2giga import errors, sse
+from gpt2giga import errors
 from gpt2giga.gemini import stream
-from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
-from tests.conftest import sse_events
+from tests.conftest import recorded
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -32,21 +31,6 @@ MODEL = "GigaChat-2-Max:2.0.28.2"
 
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
-
-
-def recorded(name: str) -> list[giga.ChatCompletionChunk]:
-    """A recorded GigaChat stream as the hub chunks the client yields."""
-    chunks = []
-    for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
-        if data == sse.DONE:
-            break
-        if name.endswith("_v1"):
-            chunks.append(contract.chunk_from_v1(_decode_v1(data)))
-        else:
-            chunk = _decode_v2(data)
-            chunk.event = event
-            chunks.append(chunk)
-    return chunks
 
 
 def prepared(structured: str | None = None) -> Prepared:

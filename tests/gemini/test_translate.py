@@ -226,7 +226,7 @@ def test_results_interleave_with_their_calls_on_v1() -> None:
     [
         ({"contents": []}, "contents"),
         (
-            {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}]}]},
+            {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png"}}]}]},
             "contents[0].parts[0].inlineData",
         ),
         (
@@ -243,15 +243,82 @@ def test_results_interleave_with_their_calls_on_v1() -> None:
                     {"parts": [{"functionResponse": {"name": "f", "parts": [{"inlineData": {}}]}}]}
                 ]
             },
-            "contents[0].parts[0].functionResponse.parts",
+            "contents[0].parts[0].functionResponse.parts[0].inlineData",
+        ),
+        (
+            {"contents": [{"parts": [{"functionResponse": {"name": "f", "parts": [{}]}}]}]},
+            "contents[0].parts[0].functionResponse.parts[0]",
         ),
     ],
-    ids=["empty", "inline-data", "file-data", "system-media", "multimodal-result"],
-)
+    ids=[
+        "empty", "inline-without-data", "model-media", "system-media", "result-without-data",
+        "result-part-without-media",
+    ],
+)  # fmt: skip
 def test_media_and_empty_contents_are_refused_naming_the_part(
     body: dict[str, Any], param: str
 ) -> None:
     assert rejected(body).param == param
+
+
+# --- media -----------------------------------------------------------------------------------
+
+PNG64 = "iVBORw0KGgoAAAANSUhEUg=="
+
+
+def placed(prepared: Prepared) -> Prepared:
+    """Give each attachment the id its upload would bring: `file-<n>`."""
+    for n, attachment in enumerate(prepared.attachments):
+        attachment.file.id = f"file-{n}"
+    return prepared
+
+
+def test_inline_and_file_data_land_as_files_on_the_user_message() -> None:
+    parts = [
+        {"text": "Compare"},
+        {"inlineData": {"mimeType": "image/png", "data": PNG64}},
+        {"file_data": {"mime_type": "application/pdf", "file_uri": "https://x.test/a.pdf"}},
+        {"inlineData": {"mimeType": "text/plain", "data": "aGk=", "displayName": "notes"}},
+    ]
+    prepared = placed(prepare(contents=[{"role": "user", "parts": parts}]))
+    assert [(a.where, a.url, a.data, a.mime, a.filename) for a in prepared.attachments] == [
+        ("contents[0].parts[1]", None, PNG64, "image/png", None),
+        ("contents[0].parts[2]", "https://x.test/a.pdf", None, "application/pdf", None),
+        ("contents[0].parts[3]", None, "aGk=", "text/plain", "notes"),
+    ]
+    ids = ["file-0", "file-1", "file-2"]
+    assert v2(prepared)["messages"] == [
+        {"role": "user", "content": [{"text": "Compare"}, {"files": [{"id": i} for i in ids]}]}
+    ]
+    assert v1(prepared)["messages"] == [{"role": "user", "content": "Compare", "attachments": ids}]
+
+
+def test_media_a_function_returned_follows_the_results_on_a_user_message() -> None:
+    contents_ = [
+        USER,
+        {"role": "model", "parts": [{"functionCall": {"name": "read", "id": f"call_{STATE}"}}]},
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "functionResponse": {
+                        "name": "read",
+                        "id": f"call_{STATE}",
+                        "response": {"output": "an image"},
+                        "parts": [{"inlineData": {"mimeType": "image/png", "data": PNG64}}],
+                    }
+                }
+            ],
+        },
+    ]
+    prepared = placed(prepare(contents=contents_))
+    assert [a.where for a in prepared.attachments] == [
+        "contents[2].parts[0].functionResponse.parts[0]"
+    ]
+    assert v1(prepared)["messages"][2:] == [
+        {"role": "function", "name": "read", "content": '{"output":"an image"}'},
+        {"role": "user", "content": "", "attachments": ["file-0"]},
+    ]
 
 
 @pytest.mark.parametrize(

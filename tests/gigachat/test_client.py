@@ -23,6 +23,7 @@ from gigachat.api import auth as sdk_auth
 from gigachat.api import chat as sdk_chat
 from gigachat.api import chat_completions as sdk_chat_v2
 from gigachat.api import embeddings as sdk_embeddings
+from gigachat.api import files as sdk_files
 from gigachat.api import models as sdk_models
 from gigachat.api import tools as sdk_tools
 from gigachat.api.utils import resolve_primary_chat_url, resolve_request_url
@@ -32,16 +33,22 @@ from gigachat.models.chat_completions import ChatCompletionRequest
 from gpt2giga import errors
 from gpt2giga.config import ConfigError
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.client import (
-    Credentials,
-    GigaChatClient,
-    TokenSource,
-    build_pool,
-    chat_urls,
-    ssl_context,
-)
+from gpt2giga.gigachat.auth import Credentials, TokenSource
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
-from tests.conftest import AUTH, BASE, V1_CHAT, V2_CHAT, make_settings, no_sleep, sent_json
+from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
+from tests.conftest import (
+    AUTH,
+    BASE,
+    FILES,
+    V1_CHAT,
+    V2_CHAT,
+    form_fields,
+    make_settings,
+    no_sleep,
+    sent_json,
+    uploaded,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
 NOW = 1_735_689_600.0  # 2025-01-01T00:00:00Z, in seconds
@@ -832,6 +839,7 @@ async def test_short_secrets_do_not_mangle_gigachats_message(
         pytest.param(lambda c: c.models(), id="models"),
         pytest.param(lambda c: c.embeddings("Embeddings", ["a"]), id="embeddings"),
         pytest.param(lambda c: c.tokens_count("GigaChat", ["a"]), id="tokens-count"),
+        pytest.param(lambda c: c.upload_file("a.png", b"x", "image/png"), id="upload"),
     ],
 )
 async def test_every_endpoint_maps_errors_alike(
@@ -839,7 +847,7 @@ async def test_every_endpoint_maps_errors_alike(
     clients: Callable[..., GigaChatClient],
     call: Callable[[GigaChatClient], Any],
 ) -> None:
-    for url in (V1_CHAT, V2_CHAT, EMBEDDINGS_URL, COUNT_URL):
+    for url in (V1_CHAT, V2_CHAT, EMBEDDINGS_URL, COUNT_URL, FILES):
         upstream.post(url).mock(side_effect=[gigachat_error(413, "Payload Too Large")])
     upstream.get(MODELS_URL).mock(side_effect=[gigachat_error(413, "Payload Too Large")])
     with pytest.raises(errors.PayloadTooLarge) as caught:
@@ -1300,9 +1308,58 @@ async def test_tokens_count_sends_the_sdks_body_and_reads_a_json_array(
     assert sent_json(route) == json.loads(sdk["content"])
 
 
+async def test_upload_sends_the_sdks_form_and_reads_the_file(
+    upstream: respx.MockRouter, clients: Callable[..., GigaChatClient]
+) -> None:
+    route = upstream.post(FILES).respond(json=uploaded("file-1", "cat.png", 4))
+    found = await clients().upload_file("cat.png", b"\x89PNG", "image/png")
+    assert found == giga.UploadedFile(
+        id="file-1",
+        object="file",
+        bytes=4,
+        created_at=1735689600,
+        filename="cat.png",
+        purpose="general",
+        access_policy="private",
+    )
+    sent = route.calls[0].request
+    kwargs = sdk_files._upload_file_kwargs(file=("cat.png", b"\x89PNG", "image/png"))
+    with httpx.Client(base_url=BASE) as sdk_client:
+        sdk = sdk_client.build_request(
+            kwargs["method"], kwargs["url"], files=kwargs["files"], data=kwargs["data"]
+        )
+    assert (sent.method, sent.url) == (sdk.method, sdk.url)
+    assert (
+        form_fields(sent)
+        == form_fields(sdk)
+        == {
+            "file": ("cat.png", "image/png", b"\x89PNG"),
+            "purpose": (None, "text/plain", b"general"),
+        }
+    )
+    assert sent.headers["authorization"] == "Bearer tok-1"
+    assert sent.headers["content-type"].startswith("multipart/form-data; boundary=")
+
+
+async def test_an_upload_is_retried_whole(
+    upstream: respx.MockRouter, clients: Callable[..., GigaChatClient]
+) -> None:
+    route = upstream.post(FILES).mock(
+        side_effect=[gigachat_error(503, "busy"), httpx.Response(200, json=uploaded("file-2"))]
+    )
+    found = await clients(GIGACHAT_MAX_RETRIES="1").upload_file(
+        "a.pdf", b"%PDF-1", "application/pdf"
+    )
+    assert found.id == "file-2"
+    assert [form_fields(c.request)["file"] for c in route.calls] == [
+        ("a.pdf", "application/pdf", b"%PDF-1"),
+    ] * 2
+
+
 @pytest.mark.parametrize(
     ("call", "url", "method"),
     [
+        (lambda c: c.upload_file("a.png", b"x", "image/png"), FILES, "POST"),
         (lambda c: c.models(), MODELS_URL, "GET"),
         (lambda c: c.embeddings("Embeddings", ["a"]), EMBEDDINGS_URL, "POST"),
         (lambda c: c.tokens_count("GigaChat", ["a"]), COUNT_URL, "POST"),

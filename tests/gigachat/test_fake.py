@@ -41,14 +41,8 @@ from gigachat.models.models import Model, Models
 from gigachat.models.tools import TokensCount
 
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.fake import (
-    DEMO_CREDENTIALS,
-    FakeConfig,
-    FakeGigaChat,
-    answer,
-    app_from_env,
-    example_for,
-)
+from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat, app_from_env
+from gpt2giga.gigachat.fake_model import answer, example_for
 from tests.conftest import make_client, make_settings
 
 BASE = "https://giga.test/api/v1"
@@ -562,6 +556,59 @@ async def test_upload_without_a_form_is_400(fake_giga: Giga) -> None:
     )
     assert [r.status_code for r in (not_form, no_file)] == [400, 400]
     assert no_file.json()["message"] == "No file in the form"
+
+
+async def test_upload_refuses_a_type_gigachat_does_not_take(fake_giga: Giga) -> None:
+    r = await fake_giga.http.post(
+        "/files",
+        files={"file": ("a.gif", b"GIF89a", "image/gif")},
+        data={"purpose": "general"},
+        headers={"Authorization": f"Bearer {await fake_giga.token()}"},
+    )
+    assert (r.status_code, r.json()["message"]) == (400, "Unsupported file type image/gif")
+
+
+async def upload(fake_giga: Giga, data: bytes = b"\x89PNG", mime: str = "image/png") -> str:
+    found = await sdk_files.upload_file_async(
+        fake_giga.http, file=("a", data, mime), access_token=await fake_giga.token()
+    )
+    return found.id_
+
+
+async def test_the_answer_names_the_files_a_v1_request_attached(fake_giga: Giga) -> None:
+    image, text = await upload(fake_giga), await upload(fake_giga, b"notes", "text/plain")
+    answer = await fake_giga.chat(
+        {
+            "model": "GigaChat",
+            "messages": [
+                {"role": "user", "content": "first", "attachments": [image]},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": "Look", "attachments": [text]},
+            ],
+        }
+    )
+    assert answer.choices[0].message.content == (
+        f"Hello from the fake GigaChat! You said: Look [files: {image}, {text}]"
+    )
+
+
+async def test_the_answer_names_the_files_a_v2_request_attached(fake_giga: Giga) -> None:
+    image = await upload(fake_giga)
+    message = {"role": "user", "content": [{"text": "Look"}, {"files": [{"id": image}]}]}
+    answer = await fake_giga.chat_v2({"model": "GigaChat", "messages": [message]})
+    assert v2_text(answer) == f"Hello from the fake GigaChat! You said: Look [files: {image}]"
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_a_file_never_uploaded_is_400(fake_giga: Giga, contract: str) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    message: dict[str, Any] = (
+        {"role": "user", "content": "x", "attachments": [missing]}
+        if contract == "v1"
+        else {"role": "user", "content": [{"text": "x"}, {"files": [{"id": missing}]}]}
+    )
+    r = await fake_giga.raw(contract, {"model": "GigaChat", "messages": [message]})
+    assert (r.status_code, r.json()["message"]) == (400, f"File {missing} not found")
 
 
 # --- errors map to the SDK's exceptions ---------------------------------------------------

@@ -286,7 +286,8 @@ def test_merge_system_joins_every_system_text_in_order(
 
 
 def test_text_message_with_files() -> None:
-    assert as_json(build.text_message("user", "See", ["f1", "f2"])) == {
+    refs = [giga.ChatContentFile(id="f1"), giga.ChatContentFile(id="f2")]
+    assert as_json(build.text_message("user", "See", refs)) == {
         "role": "user",
         "content": [{"text": "See"}, {"files": [{"id": "f1"}, {"id": "f2"}]}],
     }

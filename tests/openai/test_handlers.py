@@ -6,6 +6,7 @@ recorded bodies in `tests/fixtures/gigachat/`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import struct
@@ -21,7 +22,17 @@ from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from gpt2giga.gigachat.fake import FakeGigaChat
-from tests.conftest import AUTH, BASE, V1_CHAT, V2_CHAT, sent_json, sse_events
+from tests.conftest import (
+    AUTH,
+    BASE,
+    FILES,
+    V1_CHAT,
+    V2_CHAT,
+    form_fields,
+    sent_json,
+    sse_events,
+    uploaded,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -431,16 +442,29 @@ async def test_stream_request_failing_before_the_first_byte_is_a_plain_error(
             "response_format",
         ),
         (
-            b'{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x"}}]}]}',
-            "messages[0]: image content is not supported",
-            "messages[0].content",
+            b'{"messages": [{"role": "user", "content": [{"type": "input_audio",'
+            b' "input_audio": {"data": "UklGRg==", "format": "wav"}}]}]}',
+            "messages[0].content[0]: input_audio content is not supported",
+            "messages[0].content[0]",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": [{"type": "image_url",'
+            b' "image_url": {"url": "http://169.254.169.254/latest/meta-data/"}}]}]}',
+            "messages[0].content[0]: the URL is refused: only https URLs are fetched",
+            "messages[0].content[0]",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": [{"type": "image_url",'
+            b' "image_url": {"url": "data:image/gif;base64,R0lGODlhAQABAAAAACw="}}]}]}',
+            "messages[0].content[0]: image/gif files are not supported; GigaChat accepts JPEG",
+            "messages[0].content[0]",
         ),
     ],
 )
 async def test_bad_request_is_400_naming_the_field_and_gigachat_is_not_called(
     upstream: respx.MockRouter, respx_app: App, body: bytes, message: str, param: str | None
 ) -> None:
-    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT)]
+    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT), upstream.post(FILES)]
     async with respx_app() as c:
         r = await c.post(
             "/chat/completions", content=body, headers={"content-type": "application/json"}
@@ -1080,3 +1104,160 @@ async def test_upstream_auth_failure_is_not_leaked(
     assert error_of(r)["message"].startswith("GigaChat authorization answered 401")
     assert "auth.test" not in r.text
     assert not route.called
+
+
+# --- images and files ------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 28
+PNG_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
+LOOK = {
+    "role": "user",
+    "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": PNG_URL}},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "fixture", "expected"),
+    [
+        (
+            "/v1",
+            "chat_text_v1.json",
+            {"role": "user", "content": "What is this?", "attachments": ["file-png"]},
+        ),
+        (
+            "/v2",
+            "chat_text_v2.json",
+            {
+                "role": "user",
+                "content": [{"text": "What is this?"}, {"files": [{"id": "file-png"}]}],
+            },
+        ),
+    ],
+)
+async def test_an_image_is_uploaded_then_sent_by_its_id(
+    upstream: respx.MockRouter,
+    respx_app: App,
+    prefix: str,
+    fixture: str,
+    expected: dict[str, Any],
+) -> None:
+    files = upstream.post(FILES).respond(json=uploaded("file-png"))
+    chat = chat_route(upstream, prefix[1:], answer(fixture))
+    async with respx_app() as c:
+        r = await c.post(f"{prefix}/chat/completions", json={**CHAT, "messages": [LOOK]})
+    assert r.status_code == 200, r.text
+    assert sent_json(chat)["messages"] == [expected]
+    [(name, mime, data)] = [form_fields(call.request)["file"] for call in files.calls]
+    assert (mime, data) == ("image/png", PNG)
+    assert name is not None and name.endswith(".png")
+
+
+async def test_a_screenshot_resent_every_turn_is_uploaded_once(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    files = upstream.post(FILES).respond(json=uploaded("file-png"))
+    chat = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    history: list[dict[str, Any]] = [LOOK]
+    async with respx_app() as c:
+        for turn in range(3):
+            r = await c.post("/v1/chat/completions", json={**CHAT, "messages": history})
+            assert r.status_code == 200, r.text
+            history += [{"role": "assistant", "content": f"answer {turn}"}, LOOK]
+    assert files.call_count == 1
+    assert [m.get("attachments") for m in sent_json(chat)["messages"]] == [
+        ["file-png"], None, ["file-png"], None, ["file-png"],
+    ]  # fmt: skip
+
+
+async def test_the_images_of_one_request_upload_at_the_same_time(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    both_in_flight = asyncio.Event()
+    arrived: list[bytes] = []
+
+    async def upload(request: httpx.Request) -> httpx.Response:
+        data = form_fields(request)["file"][2]
+        arrived.append(data)
+        if len(arrived) == 2:
+            both_in_flight.set()
+        await both_in_flight.wait()  # one upload at a time would wait here forever
+        return httpx.Response(200, json=uploaded("file-png" if data == PNG else "file-jpeg"))
+
+    upstream.post(FILES).mock(side_effect=upload)
+    chat = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
+    two = {**LOOK, "content": [*LOOK["content"], {"type": "image_url", "image_url": {"url": jpeg}}]}
+    async with respx_app() as c, asyncio.timeout(5):
+        r = await c.post("/v1/chat/completions", json={**CHAT, "messages": [two]})
+    assert r.status_code == 200, r.text
+    assert sorted(arrived) == sorted([PNG, JPEG])
+    assert sent_json(chat)["messages"][0]["attachments"] == ["file-png", "file-jpeg"]
+
+
+async def test_a_streamed_chat_with_an_image_sends_its_id(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(json=uploaded("file-png"))
+    chat = chat_route(upstream, "v2", streamed("chat_text_v2.sse"))
+    async with respx_app() as c:
+        body = {**CHAT, "messages": [LOOK], "stream": True}
+        r = await c.post("/v2/chat/completions", json=body)
+    assert r.status_code == 200
+    assert stream_events(r)[-1] == "[DONE]"
+    assert sent_json(chat)["messages"][0]["content"][1] == {"files": [{"id": "file-png"}]}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [(500, 502, "server_error"), (413, 413, "invalid_request_error"), (401, 401, None)],
+)
+async def test_an_upload_failure_is_an_openai_error_and_the_chat_is_never_sent(
+    upstream: respx.MockRouter, respx_app: App, status: int, code: int, kind: str | None
+) -> None:
+    upstream.post(FILES).respond(status, json={"status": status, "message": "no files today"})
+    chat = upstream.post(V1_CHAT)
+    async with respx_app() as c:
+        r = await c.post("/v1/chat/completions", json={**CHAT, "messages": [LOOK]})
+    assert r.status_code == code
+    error = error_of(r)
+    assert error["message"] == (
+        f"messages[0].content[1]: uploading the file to GigaChat failed: "
+        f"GigaChat answered {status}: no files today"
+    )
+    assert error["param"] == "messages[0].content[1]"
+    assert error["type"] == (kind or "invalid_request_error")
+    assert not chat.called
+
+
+async def test_images_switched_off_are_a_clear_400(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    files, chat = upstream.post(FILES), upstream.post(V1_CHAT)
+    async with respx_app(GPT2GIGA_ENABLE_IMAGES="false") as c:
+        r = await c.post("/v1/chat/completions", json={**CHAT, "messages": [LOOK]})
+    assert r.status_code == 400
+    assert error_of(r) == {
+        "message": "messages[0].content[1]: images are turned off on this gateway "
+        "(GPT2GIGA_ENABLE_IMAGES)",
+        "type": "invalid_request_error",
+        "param": "messages[0].content[1]",
+        "code": None,
+    }
+    assert not files.called and not chat.called
+
+
+async def test_the_fake_gigachat_names_the_files_it_received(
+    gateway: Callable[..., httpx.AsyncClient], fake: FakeGigaChat
+) -> None:
+    async with gateway() as c:
+        r = await c.post("/v2/chat/completions", json={**CHAT, "messages": [LOOK]})
+    assert r.status_code == 200, r.text
+    [file_id] = fake.files
+    assert fake.files[file_id].bytes == len(PNG)
+    assert r.json()["choices"][0]["message"]["content"] == (
+        f"Hello from the fake GigaChat! You said: What is this? [files: {file_id}]"
+    )

@@ -7,6 +7,7 @@ openai SDK's own `Response` and stream event types.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -21,7 +22,7 @@ import pytest
 import respx
 from openai.types.responses import Response, ResponseStreamEvent
 
-from tests.conftest import V1_CHAT, V2_CHAT, sent_json, sse_events
+from tests.conftest import FILES, V1_CHAT, V2_CHAT, form_fields, sent_json, sse_events, uploaded
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -32,6 +33,10 @@ EVENTS = pydantic.TypeAdapter(ResponseStreamEvent)
 ALIASES = '{"gpt-*": "GigaChat-2-Max"}'
 
 App = Callable[..., httpx.AsyncClient]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def recorded(name: str) -> bytes:
@@ -274,7 +279,7 @@ async def test_stream_request_failing_before_the_first_byte_is_a_plain_error(
             b"}]}",
             400,
             "input[0].content[0]",
-            "input_image content is not supported",
+            "input[0].content[0]: the URL is refused: only https URLs are fetched",
         ),
         (b'{"input": "x", "tools": [{"name": "f"}]}', 400, "tools[0].type", "`type`"),
         (b'{"input": "x", "previous_response_id": "resp_gone"}', 404, "previous_response_id",
@@ -591,3 +596,89 @@ async def test_codex_next_turn_sends_the_namespaced_call_back_flat(
          "content": [{"function_result": {"name": "mcp__docs__search", "result": {"hits": 3}}}],
          "tools_state_id": STATE},
     ]  # fmt: skip
+
+
+# --- images and files ------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+PDF = b"%PDF-1.7\n%%EOF"
+LOOK = {
+    "role": "user",
+    "content": [
+        {"type": "input_text", "text": "Что на картинке?"},
+        {"type": "input_image", "image_url": "data:image/png;base64," + b64(PNG)},
+        {"type": "input_file", "filename": "spec.pdf", "file_data": b64(PDF)},
+    ],
+}
+
+
+async def test_v1_previous_response_keeps_the_file_ids_without_uploading_again(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    ids = iter(["file-png", "file-pdf"])
+    files = upstream.post(FILES).mock(
+        side_effect=lambda request: httpx.Response(200, json=uploaded(next(ids)))
+    )
+    route = chat_route(upstream, "v1", answer("chat_text_v1.json"), answer("chat_text_v1.json"))
+    async with respx_app() as client:
+        first = await client.post("/v1/responses", json={"model": MODEL, "input": [LOOK]})
+        follow = {
+            "model": MODEL,
+            "input": "А подробнее?",
+            "previous_response_id": first.json()["id"],
+        }
+        second = await client.post("/v1/responses", json=follow)
+    assert (first.status_code, second.status_code) == (200, 200), first.text
+    sent = [form_fields(call.request)["file"] for call in files.calls]
+    assert [(mime, data) for _, mime, data in sent] == [
+        ("image/png", PNG),
+        ("application/pdf", PDF),
+    ]
+    assert sent[1][0] == "spec.pdf"
+    [looked, _, again] = sent_json(route, 1)["messages"]
+    assert looked == sent_json(route, 0)["messages"][0] == {
+        "role": "user", "content": "Что на картинке?", "attachments": ["file-png", "file-pdf"],
+    }  # fmt: skip
+    assert again == {"role": "user", "content": "А подробнее?"}
+
+
+async def test_an_upload_failure_is_a_responses_error(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).respond(
+        429, json={"status": 429, "message": "slow down"}, headers={"retry-after": "3"}
+    )
+    route = chat_route(upstream, "v2", answer("chat_text_v2.json"))
+    async with respx_app() as client:
+        r = await client.post("/v2/responses", json={"model": MODEL, "input": [LOOK]})
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "3"
+    error = error_of(r)
+    assert error["type"] == "rate_limit_error"
+    assert error["param"] == "input[0].content[1]"
+    assert error["message"].startswith("input[0].content[1]: uploading the file to GigaChat failed")
+    assert not route.called
+
+
+async def test_a_streamed_response_with_an_image_sends_the_files_part(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    upstream.post(FILES).mock(
+        side_effect=lambda request: httpx.Response(
+            200, json=uploaded("file-" + form_fields(request)["file"][1].split("/")[1])
+        )
+    )
+    route = chat_route(upstream, "v2", streamed("chat_text_v2.sse"))
+    async with respx_app() as client:
+        body = {"model": MODEL, "input": [LOOK], "stream": True, "store": False}
+        r = await client.post("/v2/responses", json=body)
+    assert events(r)[-1]["type"] == "response.completed"
+    assert sent_json(route)["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"text": "Что на картинке?"},
+                {"files": [{"id": "file-png"}, {"id": "file-pdf"}]},
+            ],
+        }
+    ]

@@ -21,15 +21,14 @@ from openai import omit
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 
-from gpt2giga import errors, sse
-from gpt2giga.gigachat import contract
+from gpt2giga import errors
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
 from gpt2giga.openai import responses_output as output
 from gpt2giga.openai import responses_stream as stream
 from gpt2giga.openai import responses_wire as rsp
 from gpt2giga.openai.responses_translate import Turn
-from tests.conftest import sse_events
+from tests.conftest import recorded, sse_events
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -40,21 +39,6 @@ EVENTS = pydantic.TypeAdapter(ResponseStreamEvent)
 
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
-
-
-def recorded(name: str) -> list[giga.ChatCompletionChunk]:
-    """A recorded GigaChat stream as the hub chunks the client yields."""
-    chunks = []
-    for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
-        if data == sse.DONE:
-            break
-        if name.endswith("_v1"):
-            chunks.append(contract.chunk_from_v1(_decode_v1(data)))
-        else:
-            chunk = _decode_v2(data)
-            chunk.event = event
-            chunks.append(chunk)
-    return chunks
 
 
 def ids() -> Callable[[str], str]:

@@ -14,7 +14,7 @@ import pytest
 from openai.types.responses import Response
 
 from gpt2giga import errors
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, contract
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Options
@@ -224,13 +224,32 @@ def test_a_namespaced_call_in_history_goes_back_under_its_flat_name() -> None:
         ),
         (
             [{"role": "user", "content": [{"type": "input_image", "image_url": "data:,"}]}],
-            errors.Unsupported, "input[0].content[0]", "input_image",
+            errors.BadRequest, "input[0].content[0]", "only base64 data URLs are accepted",
         ),
         (
             [{"role": "user", "content": "x"},
              {"type": "function_call_output", "call_id": "c",
               "output": [{"type": "input_file", "file_id": "f"}]}],
-            errors.Unsupported, "input[1].output[0]", "input_file",
+            errors.Unsupported, "input[1].output[0].file_id",
+            "input[1].output[0]: file_id refers to OpenAI's Files API",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "input_image", "detail": "auto"}]}],
+            errors.BadRequest, "input[0].content[0]", "input_image needs image_url",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "input_file", "filename": "a.pdf"}]}],
+            errors.BadRequest, "input[0].content[0]", "input_file needs file_data or file_url",
+        ),
+        (
+            [{"role": "developer", "content": [{"type": "input_image", "image_url": "https://x"}]}],
+            errors.BadRequest, "input[0].content[0]",
+            "input_image is accepted only in user messages and tool outputs",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}],
+            errors.Unsupported, "input[0].content[0]",
+            "input_audio content is not supported by this gateway",
         ),
         ([{"type": "telepathy"}], errors.BadRequest, "input[0].type", "telepathy"),
         ([{"type": "item_reference", "id": "msg_1"}], errors.Unsupported, "input[0]",
@@ -251,6 +270,113 @@ def test_bad_input_is_named_by_its_place(
     assert type(caught.value) is error
     assert caught.value.param == param
     assert says in caught.value.message
+
+
+# --- images and files -------------------------------------------------------------------
+
+PNG64 = "iVBORw0KGgoAAAANSUhEUg=="
+PDF64 = "JVBERi0xLjcK"
+
+
+def placed(t: translate.Turn) -> translate.Turn:
+    """Give each attachment the id its upload would bring: `file-<n>`."""
+    for n, attachment in enumerate(t.prepared.attachments):
+        attachment.file.id = f"file-{n}"
+    return t
+
+
+def files(*ids: str) -> dict[str, Any]:
+    return {"files": [{"id": i} for i in ids]}
+
+
+def weather_call(call_id: str) -> dict[str, Any]:
+    return {"type": "function_call", "call_id": call_id, "name": "get_weather", "arguments": "{}"}
+
+
+def test_input_images_and_files_land_on_the_user_message() -> None:
+    content = [
+        {"type": "input_text", "text": "Compare"},
+        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG64}", "detail": "low"},
+        {"type": "input_image", "image_url": "https://x.test/b.png"},
+        {"type": "input_file", "file_data": f"data:application/pdf;base64,{PDF64}",
+         "filename": "a.pdf"},
+        {"type": "input_file", "file_data": PDF64, "filename": "b.pdf"},
+        {"type": "input_file", "file_url": "https://x.test/c.pdf"},
+    ]  # fmt: skip
+    t = placed(turn(input=[{"role": "user", "content": content}]))
+    assert [
+        (a.where, a.url, a.data, a.mime, a.filename, a.image) for a in t.prepared.attachments
+    ] == [
+        ("input[0].content[1]", None, PNG64, "image/png", None, True),
+        ("input[0].content[2]", "https://x.test/b.png", None, None, None, True),
+        ("input[0].content[3]", None, PDF64, "application/pdf", "a.pdf", False),
+        ("input[0].content[4]", None, PDF64, None, "b.pdf", False),
+        ("input[0].content[5]", "https://x.test/c.pdf", None, None, None, False),
+    ]
+    ids = [f"file-{n}" for n in range(5)]
+    assert sent(t)["messages"] == [{"role": "user", "content": [{"text": "Compare"}, files(*ids)]}]
+    v1 = plain(contract.to_v1(t.prepared.request))
+    assert v1["messages"] == [{"role": "user", "content": "Compare", "attachments": ids}]
+
+
+def test_images_from_tool_outputs_follow_the_results_on_a_user_message() -> None:
+    shot = {"type": "input_image", "image_url": f"data:image/png;base64,{PNG64}"}
+    t = placed(
+        turn(
+            tools=[WEATHER],
+            input=[
+                {"role": "user", "content": "Two screenshots"},
+                weather_call("c1"),
+                weather_call("c2"),
+                {"type": "function_call_output", "call_id": "c1",
+                 "output": [{"type": "input_text", "text": "one"}, shot]},
+                {"type": "function_call_output", "call_id": "c2", "output": [shot]},
+                {"role": "user", "content": "What changed?"},
+            ],
+        )
+    )  # fmt: skip
+    assert [a.where for a in t.prepared.attachments] == ["input[3].output[1]", "input[4].output[0]"]
+    messages = sent(t)["messages"]
+    assert messages[2:] == [
+        {"role": "tool", "content": [result("get_weather", {"result": "one"})]},
+        {"role": "tool", "content": [result("get_weather", {"result": ""})]},
+        {"role": "user", "content": [{"text": "What changed?"}, files("file-0", "file-1")]},
+    ]
+    v1 = plain(contract.to_v1(t.prepared.request))["messages"]
+    assert [m["role"] for m in v1] == [
+        "user",
+        "assistant",
+        "function",
+        "assistant",
+        "function",
+        "user",
+    ]
+    assert v1[-1] == {
+        "role": "user",
+        "content": "What changed?",
+        "attachments": ["file-0", "file-1"],
+    }
+
+
+def test_tool_output_files_get_their_own_user_message_before_the_next_turn() -> None:
+    shot = {"type": "input_image", "image_url": "https://x.test/shot.png"}
+    t = placed(
+        turn(
+            tools=[WEATHER],
+            input=[
+                {"role": "user", "content": "Look"},
+                weather_call("c1"),
+                {"type": "function_call_output", "call_id": "c1", "output": [shot]},
+                weather_call("c2"),
+            ],
+        )
+    )  # fmt: skip
+    roles = [(m["role"], m["content"][-1]) for m in sent(t)["messages"]]
+    assert roles[2:] == [
+        ("tool", result("get_weather", {"result": ""})),
+        ("user", files("file-0")),
+        ("assistant", call("get_weather", {})),
+    ]
 
 
 @pytest.mark.parametrize(

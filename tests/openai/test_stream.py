@@ -20,11 +20,10 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from gpt2giga import errors, sse
-from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
 from gpt2giga.openai import stream
-from tests.conftest import sse_events
+from tests.conftest import recorded, sse_events
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
 STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
@@ -35,21 +34,6 @@ DONE = "[DONE]"
 
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
-
-
-def recorded(name: str) -> list[giga.ChatCompletionChunk]:
-    """A recorded GigaChat stream as the hub chunks the client yields."""
-    chunks = []
-    for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
-        if data == sse.DONE:
-            break
-        if name.endswith("_v1"):
-            chunks.append(contract.chunk_from_v1(_decode_v1(data)))
-        else:
-            chunk = _decode_v2(data)
-            chunk.event = event
-            chunks.append(chunk)
-    return chunks
 
 
 def prepared(structured: str | None = None, stops: list[str] | None = None) -> Prepared:

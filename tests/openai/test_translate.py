@@ -281,22 +281,101 @@ def test_invalid_tool_call_arguments_are_a_bad_request_naming_the_message() -> N
     assert "messages[1]" in err.message
 
 
+# --- images and files -------------------------------------------------------------------
+
+PNG64 = "iVBORw0KGgoAAAANSUhEUg=="
+PDF64 = "JVBERi0xLjcK"
+
+
+def placed(prepared: Prepared) -> Prepared:
+    """Give each attachment the id its upload would bring: `file-<n>`."""
+    for n, attachment in enumerate(prepared.attachments):
+        attachment.file.id = f"file-{n}"
+    return prepared
+
+
+def test_images_and_files_land_as_files_parts_on_v2_and_attachments_on_v1() -> None:
+    parts = [
+        {"type": "text", "text": "look"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG64}"}},
+        {"type": "image_url", "image_url": {"url": "https://x.test/cat.png", "detail": "high"}},
+        {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF64}"}},
+        {"type": "file", "file": {"file_data": PDF64, "filename": "report.pdf"}},
+        {"type": "text", "text": "and these"},
+    ]
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": parts}]
+    prepared = placed(prepare(messages=messages))
+    assert [
+        (a.where, a.url, a.data, a.mime, a.filename, a.image) for a in prepared.attachments
+    ] == [
+        ("messages[1].content[1]", None, PNG64, "image/png", None, True),
+        ("messages[1].content[2]", "https://x.test/cat.png", None, None, None, True),
+        ("messages[1].content[3]", None, PDF64, "application/pdf", None, False),
+        ("messages[1].content[4]", None, PDF64, None, "report.pdf", False),
+    ]
+    ids = ["file-0", "file-1", "file-2", "file-3"]
+    assert v2(prepared)["messages"][1] == {
+        "role": "user",
+        "content": [{"text": "look\nand these"}, {"files": [{"id": i} for i in ids]}],
+    }
+    assert v1(prepared)["messages"][1] == {
+        "role": "user",
+        "content": "look\nand these",
+        "attachments": ids,
+    }
+
+
+def test_an_image_alone_is_a_user_message_with_empty_text() -> None:
+    part = {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}
+    prepared = placed(prepare(messages=[{"role": "user", "content": [part]}]))
+    assert v1(prepared)["messages"] == [{"role": "user", "content": "", "attachments": ["file-0"]}]
+
+
+def test_a_request_without_attachments_lists_none() -> None:
+    assert prepare().attachments == []
+
+
 @pytest.mark.parametrize(
-    ("part", "kind"),
+    ("part", "kind", "param", "message"),
     [
-        ({"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}, "image"),
-        ({"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}, "audio"),
-        ({"type": "file", "file": {"file_id": "file-1"}}, "file"),
+        (
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+            errors.Unsupported,
+            "messages[1].content[1]",
+            "messages[1].content[1]: input_audio content is not supported by this gateway",
+        ),
+        (
+            {"type": "file", "file": {"file_id": "file-abc"}},
+            errors.Unsupported,
+            "messages[1].content[1].file.file_id",
+            "messages[1].content[1]: file_id refers to OpenAI's Files API, which GigaChat "
+            "does not share; send the file as file_data",
+        ),
+        (
+            {"type": "file", "file": {"filename": "a.pdf"}},
+            errors.BadRequest,
+            "messages[1].content[1].file",
+            "messages[1].content[1]: a file part needs file_data",
+        ),
+        (
+            {"type": "image_url", "image_url": {"url": "data:image/png,raw"}},
+            errors.BadRequest,
+            "messages[1].content[1]",
+            "messages[1].content[1]: only base64 data URLs are accepted "
+            "(data:<type>;base64,<data>)",
+        ),
     ],
 )
-def test_non_text_parts_are_unsupported_naming_the_message(part: Any, kind: str) -> None:
+def test_parts_that_cannot_become_files_are_refused_naming_the_part(
+    part: Any, kind: type[errors.GatewayError], param: str, message: str
+) -> None:
     messages = [
         {"role": "system", "content": "s"},
         {"role": "user", "content": [{"type": "text", "text": "look"}, part]},
     ]
-    err = raises(errors.Unsupported, messages=messages)
-    assert (err.status, err.kind, err.param) == (400, "unsupported", "messages[1].content")
-    assert err.message.startswith(f"messages[1]: {kind} content is not supported")
+    err = raises(kind, messages=messages)
+    assert type(err) is kind
+    assert (err.status, err.param, err.message) == (400, param, message)
 
 
 def test_empty_messages_are_a_bad_request() -> None:

@@ -1,0 +1,96 @@
+"""A worker's graceful stop: notice SIGTERM, refuse new work, then end what outlives the timeout.
+
+On SIGTERM Granian stops accepting connections and waits for in-flight
+requests; it kills the worker only after its kill timeout, which the CLI sets
+past `GPT2GIGA_SHUTDOWN_TIMEOUT_SECONDS`. The gateway's part: from the signal
+on, new requests get 503 and `/ready` says so; when the timeout passes,
+streams still open end with their dialect's error event and unfinished calls
+are cancelled, so the lifespan shutdown (traffic-log flush) always runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from gpt2giga import errors
+
+log = logging.getLogger("gpt2giga")
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def shutting_down() -> errors.GatewayError:
+    return errors.Overloaded("The gateway is shutting down; retry shortly", retry_after=1)
+
+
+class Drain:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.draining = False
+        self.cut_off = False
+        self._busy: set[asyncio.Task[Any]] = set()
+        self._on_cut: list[Callable[[], object]] = []
+
+    def hook_signals(self) -> bool:
+        """Run `begin` on SIGTERM/SIGINT, before the loop's own handler (Granian's).
+
+        asyncio keeps one handler per signal and offers no public way to read
+        it; `_signal_handlers` is where every CPython loop keeps it. Without it
+        the gateway still stops cleanly, only without the 503 and `/ready` part.
+        """
+        loop = asyncio.get_running_loop()
+        handlers: dict[int, asyncio.Handle] | None = getattr(loop, "_signal_handlers", None)
+        if handlers is None:
+            log.warning("drain: cannot see the server's signal handlers; no 503 while stopping")
+            return False
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, handlers.get(sig))
+        return True
+
+    def _on_signal(self, previous: asyncio.Handle | None) -> None:
+        self.begin()
+        if previous is not None:
+            previous._run()
+
+    def on_cut(self, callback: Callable[[], object]) -> None:
+        self._on_cut.append(callback)
+
+    def begin(self) -> None:
+        if self.draining:
+            return
+        self.draining = True
+        log.info(
+            "draining: new requests get 503; in-flight ones may finish within %gs", self.timeout
+        )
+        asyncio.get_running_loop().call_later(self.timeout, self.cut)
+
+    def cut(self) -> None:
+        """The timeout passed: end open streams and cancel unfinished calls."""
+        self.cut_off = True
+        for callback in self._on_cut:
+            callback()
+        busy = [t for t in self._busy if not t.done()]
+        for task in busy:
+            task.cancel()
+        log.info("drain timeout: ended what was still running (%d calls)", len(busy))
+
+    def enter(self) -> asyncio.Task[Any] | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._busy.add(task)
+        return task
+
+    def leave(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
+            self._busy.discard(task)
+
+    def owns(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether a CancelledError in `task` is this drain's cut (then it is taken back)."""
+        if not self.cut_off or task is None:
+            return False
+        task.uncancel()
+        return True
