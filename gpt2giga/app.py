@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from gpt2giga import cors, errors, exchange, logs
 from gpt2giga.anthropic import handlers as anthropic
@@ -44,12 +44,14 @@ from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.upstream import build_pool
 from gpt2giga.limits import Limits
-from gpt2giga.metrics import Metrics, mark_process_dead
 from gpt2giga.observe import Observers, tap
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
 from gpt2giga.ops import Ops
+
+if TYPE_CHECKING:
+    from gpt2giga.metrics import Metrics
 
 log = logging.getLogger("gpt2giga")
 
@@ -244,7 +246,7 @@ class App:
         self._limit = p.max_request_body_bytes
         self._api_key = p.api_key.value.encode() if auth_required(settings) and p.api_key else None
         self.drain = Drain(p.shutdown_timeout_seconds)
-        self.metrics = Metrics(settings) if p.metrics_enabled else None
+        self.metrics = _metrics(settings) if p.metrics_enabled else None
         self.observers = Observers(settings, self.metrics)
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
@@ -311,6 +313,8 @@ class App:
         if self.ring is not None:
             logging.getLogger().removeHandler(self.ring)
         if self.metrics is not None:
+            from gpt2giga.metrics import mark_process_dead
+
             mark_process_dead()
         if self.ctx is not None and self._owns_upstream:
             await self.ctx.upstream.aclose()
@@ -424,6 +428,13 @@ class App:
         if isinstance(err, errors.MethodNotAllowed):
             headers.append((b"allow", err.message.rpartition("use ")[2].encode()))
         return Response(spec.error_body(err), status=spec.error_status(err), headers=headers)
+
+
+def _metrics(settings: Settings) -> Metrics:
+    # prometheus-client costs ~12 ms of import and memory: loaded only when metrics are on.
+    from gpt2giga.metrics import Metrics
+
+    return Metrics(settings)
 
 
 def from_environment() -> App:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpt2giga import logs, redact
 from gpt2giga.asgi import IGNORED_HEADER
 from gpt2giga.config import Settings
 from gpt2giga.exchange import Exchange
-from gpt2giga.metrics import Metrics
 from gpt2giga.traffic import MAX_CONTENT_BYTES, TrafficLog
+
+if TYPE_CHECKING:  # prometheus-client is imported only when metrics are on
+    from gpt2giga.metrics import Metrics
 
 Observer = Callable[[Exchange], None]
 

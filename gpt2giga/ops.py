@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -19,7 +19,9 @@ from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain
 from gpt2giga.logs import Ring
-from gpt2giga.metrics import Metrics
+
+if TYPE_CHECKING:  # prometheus-client is imported only when metrics are on
+    from gpt2giga.metrics import Metrics
 
 Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
 Spec = tuple[str, str, Handler, None]

@@ -77,3 +77,15 @@ def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> N
 def test_no_pydantic_or_sdk_on_the_import_path(path: Path) -> None:
     """pydantic and the gigachat SDK cost start-up time and memory: never imported at load."""
     assert not roots(imports(path, top_level_only=True)) & {"pydantic", "gigachat"}
+
+
+def test_prometheus_client_loads_only_when_metrics_are_on() -> None:
+    """Importing the app must not pull prometheus-client in: it costs start-up time and memory."""
+    import subprocess
+    import sys
+
+    code = "import sys, gpt2giga.app; print('prometheus_client' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
