@@ -170,3 +170,6 @@ async def test_oversize_chunked_body_is_refused(gateway: Callable[..., httpx.Asy
     async with gateway(GPT2GIGA_MAX_REQUEST_BODY_BYTES="2048") as c:
         r = await c.post("/chat/completions", content=body())
     assert r.status_code == 413
+    assert r.json()["error"]["message"] == (
+        "Request body is larger than the gateway's limit of 2048 bytes"
+    )

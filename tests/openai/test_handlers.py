@@ -972,6 +972,12 @@ async def test_model_info_for_unknown_model_is_404(
     async with respx_app() as c:
         r = await c.get("/model/info?model=nope")
     assert r.status_code == 404
+    assert r.json()["error"] == {
+        "message": "The model `nope` does not exist",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "not_found",
+    }
 
 
 # --- embeddings ---------------------------------------------------------------------------------
