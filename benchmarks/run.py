@@ -469,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     tools = envs.ensure("tools", ["uvloop"])
     gateways = build_gateways(args.gateways, args.experiments or [])
     envs.log("static figures (venv size, packages, import time)")
+    NEUTRAL.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no .work/run yet
     static = {gw.key: static_figures(gw, mode) for gw in gateways}
     standin = procs.Proc(
         "standin",
