@@ -45,8 +45,14 @@ async def no_sleep(_: float) -> None:
 def make_client(
     settings: config.Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> GigaChatClient:
+    """A GigaChat client over `transport`, or over httpx's own, which respx intercepts.
+
+    The gateway's own transport is tested on real sockets (`test_transport.py`, e2e).
+    """
     return GigaChatClient(
-        settings.gigachat, build_pool(settings.gigachat, transport), sleep=no_sleep
+        settings.gigachat,
+        build_pool(settings.gigachat, transport or httpx.AsyncHTTPTransport()),
+        sleep=no_sleep,
     )
 
 

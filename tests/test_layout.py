@@ -59,8 +59,14 @@ def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
         "gpt2giga/gigachat/client.py",
         "gpt2giga/gigachat/auth.py",
         "gpt2giga/gigachat/upstream.py",
+        "gpt2giga/gigachat/transport.py",
+        "gpt2giga/gigachat/connection.py",
     }
     assert users <= client | {"gpt2giga/app.py"}
+
+
+def test_http1_framing_is_sans_io() -> None:
+    assert roots(imports(PACKAGE / "gigachat/http1.py")) <= {"__future__", "collections", "re", "typing"}
 
 
 def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> None:

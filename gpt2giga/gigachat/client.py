@@ -170,6 +170,13 @@ class GigaChatClient:
     ) -> None:
         self.settings = settings
         self.pool = pool
+        # Calls go straight to the pool's transport with requests built here: the
+        # AsyncClient layer (URL merging, cookies, auth and redirect flows, none of
+        # which GigaChat calls use) was a third of the gateway's CPU per request.
+        self._transport = pool._transport
+        self._timeouts = pool.timeout.as_dict()
+        self._headers = {k: v for k, v in pool.headers.items() if k != "accept"}
+        self._urls: dict[str, httpx.URL] = {}
         self._sleep = sleep
         base = settings.base_url.rstrip("/")
         self._base = base
@@ -342,7 +349,7 @@ class GigaChatClient:
             token = await source.token()
             request = self._request(method, url, body, token, stream, ex.upstream_headers)
             try:
-                response = await self.pool.send(request, stream=True)
+                response = await self._transport.handle_async_request(request)
             except RETRY_EXCEPTIONS as exc:
                 if attempt < self.settings.max_retries:
                     attempt += 1
@@ -389,7 +396,11 @@ class GigaChatClient:
         forward: dict[str, str],
     ) -> httpx.Request:
         # The request id and the client's safe tracing headers (exchange.TRACING) first.
-        headers = {**forward, "Accept": "text/event-stream" if stream else "application/json"}
+        headers = {
+            **forward,
+            **self._headers,
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if stream:
@@ -400,7 +411,11 @@ class GigaChatClient:
             )
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return self.pool.build_request(method, url, content=body, headers=headers)
+        target = self._urls.get(url)
+        if target is None:
+            target = self._urls[url] = httpx.URL(url)
+        extensions = {"timeout": self._timeouts}
+        return httpx.Request(method, target, headers=headers, content=body, extensions=extensions)
 
     @staticmethod
     async def _read(response: httpx.Response) -> bytes:

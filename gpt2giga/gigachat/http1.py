@@ -9,7 +9,8 @@ bodiless answers) and rejects anything malformed with `ProtocolError`.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import ClassVar, NamedTuple
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -235,7 +236,7 @@ class ResponseParser:
             self._state = DONE
         return end + 2  # trailer fields carry nothing GigaChat uses: skipped
 
-    _steps = {
+    _steps: ClassVar[dict[int, Callable[[ResponseParser, bytes, int], int]]] = {
         HEAD: _head,
         LENGTH: _data,
         CHUNK_DATA: _data,

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from gpt2giga.gigachat import http1
 from gpt2giga.gigachat.connection import Connection, Timeouts, until
 
 Key = tuple[bytes, bytes, int]

@@ -19,6 +19,7 @@ import msgspec
 from gpt2giga import errors
 from gpt2giga.config import ConfigError, GigaChatSettings
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.transport import Transport
 
 Contract = Literal["v1", "v2"]
 
@@ -71,18 +72,18 @@ def build_pool(
     """The process's one connection pool, with limits and timeouts fit for long streams.
 
     httpx's defaults (5 s timeout, 20 keep-alive connections) would cut long
-    answers and churn connections under load.
+    answers and churn connections under load. The transport is the gateway's
+    own pool (`transport.py`); tests hand in theirs.
     """
     timeout = httpx.Timeout(connect=10.0, read=settings.timeout, write=30.0, pool=settings.timeout)
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-        keepalive_expiry=30.0,
-    )
+    if transport is None:
+        transport = Transport(
+            verify=ssl_context(settings),
+            max_connections=settings.max_connections,
+            keepalive_expiry=30.0,
+        )
     return httpx.AsyncClient(
         timeout=timeout,
-        limits=limits,
-        verify=ssl_context(settings) if transport is None else True,
         transport=transport,
         headers={"User-Agent": USER_AGENT},
         trust_env=False,

@@ -36,6 +36,7 @@ from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.transport import Transport
 from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
 from tests.conftest import (
     AUTH,
@@ -122,9 +123,8 @@ async def clients() -> AsyncIterator[Callable[..., GigaChatClient]]:
             sleeps.append(seconds)
 
         settings = make_settings(**env).gigachat
-        client = GigaChatClient(
-            settings, build_pool(settings), sleep=no_sleep if sleeps is None else record
-        )
+        pool = build_pool(settings, httpx.AsyncHTTPTransport())  # respx intercepts httpx's
+        client = GigaChatClient(settings, pool, sleep=no_sleep if sleeps is None else record)
         made.append(client)
         return client
 
@@ -1414,8 +1414,10 @@ async def test_client_uses_chat_urls_for_its_base(
 # --- the pool and TLS -------------------------------------------------------------------
 
 
-def connection_pool(pool: httpx.AsyncClient) -> Any:
-    return pool._transport._pool  # type: ignore[attr-defined]
+def connection_pool(pool: httpx.AsyncClient) -> Transport:
+    transport = pool._transport
+    assert isinstance(transport, Transport)
+    return transport
 
 
 async def test_pool_limits_and_timeouts_are_as_configured() -> None:
@@ -1423,9 +1425,8 @@ async def test_pool_limits_and_timeouts_are_as_configured() -> None:
     async with build_pool(settings) as pool:
         assert pool.timeout == httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=120.0)
         inner = connection_pool(pool)
-        assert inner._max_connections == 7
-        assert inner._max_keepalive_connections == 7
-        assert inner._keepalive_expiry == 30.0
+        assert inner.max_connections == 7
+        assert inner.keepalive_expiry == 30.0
         assert pool.headers["user-agent"] == "gpt2giga"
         assert pool.trust_env is False
 
@@ -1451,7 +1452,9 @@ async def test_tls_verification_is_on_by_default_with_certifi() -> None:
     assert ctx.check_hostname is True
     assert ctx.cert_store_stats()["x509_ca"] > 50
     async with build_pool(make_settings().gigachat) as pool:
-        assert connection_pool(pool)._ssl_context.verify_mode == ssl.CERT_REQUIRED
+        verify = connection_pool(pool).verify
+        assert isinstance(verify, ssl.SSLContext)
+        assert verify.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_ca_bundle_replaces_the_default_trust_store() -> None:
