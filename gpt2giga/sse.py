@@ -9,7 +9,7 @@ with optional keep-alive frames while the upstream is silent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from gpt2giga.errors import GatewayError
@@ -92,7 +92,9 @@ class StreamTranslator(Protocol[C_in, E]):
 
 
 class Upstream(Protocol[C_out]):
-    def __aiter__(self) -> AsyncIterator[C_out]: ...
+    def batches(self) -> AsyncGenerator[Sequence[C_out], None]:
+        """The chunks of each upstream read together."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -114,18 +116,24 @@ async def relay(
 ) -> AsyncIterator[bytes]:
     """Upstream chunks through `translator` to framed bytes; a failure ends as an error event.
 
-    With `keepalive` (seconds), `ping` goes out whenever the upstream stays
-    silent that long: clients and proxies drop streams that look dead while a
-    model thinks. Without it the upstream is iterated directly, no task per chunk.
+    What one upstream read delivered goes out as one piece. With `keepalive`
+    (seconds), `ping` goes out whenever the upstream stays silent that long:
+    clients and proxies drop streams that look dead while a model thinks.
+    Without it the upstream is iterated directly, no task per chunk.
     """
-    ticking = None if keepalive is None else _ticking(upstream, keepalive)
-    chunks: AsyncIterable[C | _Idle] = upstream if ticking is None else ticking
+    batches = upstream.batches()
+    ticking = None if keepalive is None else _ticking(batches, keepalive)
+    pieces: AsyncIterator[Sequence[C] | _Idle] = batches if ticking is None else ticking
     try:
-        async for chunk in chunks:
-            if isinstance(chunk, _Idle):
+        async for batch in pieces:
+            if isinstance(batch, _Idle):
                 yield ping
                 continue
-            events = translator.feed(chunk)
+            events: list[E] = []
+            for chunk in batch:
+                events += translator.feed(chunk)
+                if translator.done:
+                    break
             if events:
                 yield frame(events)
             if translator.done:
@@ -138,6 +146,8 @@ async def relay(
     finally:
         if ticking is not None:
             await ticking.aclose()
+        # Closed here, not by the loop's finalizer hook (a task per stream).
+        await batches.aclose()
         await upstream.aclose()
 
 
@@ -148,13 +158,12 @@ async def _next(chunks: AsyncIterator[C]) -> C | _Idle:
         return _END
 
 
-async def _ticking(upstream: Upstream[C], interval: float) -> AsyncGenerator[C | _Idle, None]:
-    """The upstream's chunks, and IDLE after each `interval` of silence.
+async def _ticking(chunks: AsyncIterator[C], interval: float) -> AsyncGenerator[C | _Idle, None]:
+    """`chunks`, and IDLE after each `interval` of silence.
 
     The pending read is waited on, never cancelled, by a tick: cancelling it
     would abort the upstream stream mid-chunk.
     """
-    chunks = upstream.__aiter__()
     pending: asyncio.Future[C | _Idle] | None = None
     try:
         while True:

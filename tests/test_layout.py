@@ -66,7 +66,12 @@ def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
 
 
 def test_http1_framing_is_sans_io() -> None:
-    assert roots(imports(PACKAGE / "gigachat/http1.py")) <= {"__future__", "collections", "re", "typing"}
+    assert roots(imports(PACKAGE / "gigachat/http1.py")) <= {
+        "__future__",
+        "collections",
+        "re",
+        "typing",
+    }
 
 
 def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -129,19 +129,21 @@ def test_framed_events_parse_back() -> None:
 
 
 class FakeUpstream:
-    """Yields the given chunks; an exception in the list is raised at that point."""
+    """Yields the given chunks, each read on its own or a tuple of them read together;
+    an exception in the list is raised at that point."""
 
     def __init__(self, items: list[object]) -> None:
         self.items = items
         self.read = 0
         self.closed = 0
 
-    async def __aiter__(self) -> AsyncIterator[str]:
+    async def batches(self) -> AsyncGenerator[list[str], None]:
         for item in self.items:
             if isinstance(item, BaseException):
                 raise item
-            self.read += 1
-            yield str(item)
+            batch = [str(i) for i in item] if isinstance(item, tuple) else [str(item)]
+            self.read += len(batch)
+            yield batch
 
     async def aclose(self) -> None:
         self.closed += 1
@@ -187,9 +189,12 @@ async def run(upstream: FakeUpstream) -> list[bytes]:
             1,
         ),
         ([errors.UpstreamError("broke")], [b"error:502:broke;"], 0),
+        ([("a", "b"), "c"], [b"ev:a|ev:b;", b"ev:c;", b"incomplete;"], 3),
+        ([("a", "stop", "never")], [b"ev:a|ev:stop;", b"end;"], 3),
+        ([("quiet", "quiet"), "a"], [b"ev:a;", b"incomplete;"], 3),
     ],
     ids=["normal-end", "empty-feed-skipped", "done-stops-reading", "no-chunks", "error-mid-stream",
-         "error-at-once"],
+         "error-at-once", "one-read-one-frame", "done-mid-read", "quiet-read-sends-nothing"],
 )  # fmt: skip
 async def test_relay(items: list[object], frames: list[bytes], read: int) -> None:
     upstream = FakeUpstream(items)
@@ -238,17 +243,17 @@ class GatedUpstream:
         self.cancelled = False
         self.closed = 0
 
-    async def __aiter__(self) -> AsyncIterator[str]:
+    async def batches(self) -> AsyncGenerator[list[str], None]:
         try:
             for item in self.before:
                 self.tasks.append(asyncio.current_task())
-                yield item
+                yield [item]
             await self.gate.wait()
             for item in self.after:
                 if isinstance(item, BaseException):
                     raise item
                 self.tasks.append(asyncio.current_task())
-                yield str(item)
+                yield [str(item)]
         except asyncio.CancelledError:
             self.cancelled = True
             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from time import perf_counter
 from typing import Any, NamedTuple, TypeVar
 
@@ -101,19 +101,38 @@ class UpstreamStream:
             owner.add(self)
 
     async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
+        batches = self.batches()
+        try:
+            async for batch in batches:
+                for chunk in batch:
+                    yield chunk
+        finally:
+            await batches.aclose()
+
+    async def batches(self) -> AsyncGenerator[list[giga.ChatCompletionChunk], None]:
+        """The chunks of each upstream read together, so that each read becomes one
+        write to the client: a fast upstream delivers many events per read, and a
+        send to Granian costs more than translating an event."""
         parser = sse.SSEParser()
         self._reader = asyncio.current_task()
         try:
             async for raw in self._response.aiter_bytes():
                 if not self._exchange.first_chunk:
                     self._exchange.first_chunk = perf_counter()
+                batch: list[giga.ChatCompletionChunk] = []
                 for event, data in parser.feed(raw):
                     if data == sse.DONE:
+                        if batch:
+                            yield batch
                         return
-                    yield self._chunk(event, data)
-            for event, data in parser.finish():
-                if data != sse.DONE:
-                    yield self._chunk(event, data)
+                    batch.append(self._chunk(event, data))
+                if batch:
+                    yield batch
+            batch = [
+                self._chunk(event, data) for event, data in parser.finish() if data != sse.DONE
+            ]
+            if batch:
+                yield batch
         except errors.GatewayError as err:  # a malformed chunk
             self._exchange.upstream_error = err.kind
             raise

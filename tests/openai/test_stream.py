@@ -9,7 +9,7 @@ handling.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -236,9 +236,9 @@ class BreakingUpstream:
         self._err = err
         self.closed = False
 
-    async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
+    async def batches(self) -> AsyncGenerator[list[giga.ChatCompletionChunk], None]:
         for c in self._chunks:
-            yield c
+            yield [c]
         raise self._err
 
     async def aclose(self) -> None:
