@@ -235,6 +235,53 @@ def check_openai_stream(body: bytes) -> str | None:
     return None if text.startswith(ANSWER_START) else f"streamed text {text!r:.80}"
 
 
+def _sse(body: bytes) -> list[tuple[str | None, Any]]:
+    """(event, JSON data) pairs of an SSE body; `[DONE]` and comments skipped."""
+    events: list[tuple[str | None, Any]] = []
+    for block in body.replace(b"\r\n", b"\n").split(b"\n\n"):
+        event, data = None, []
+        for line in block.split(b"\n"):
+            if line.startswith(b"event:"):
+                event = line[6:].strip().decode()
+            elif line.startswith(b"data:"):
+                data.append(line[5:].strip())
+        if data and data != [b"[DONE]"]:
+            events.append((event, json.loads(b"\n".join(data))))
+    return events
+
+
+def _starts(text: str, what: str) -> str | None:
+    return None if text.startswith(ANSWER_START) else f"{what} {text!r:.80}"
+
+
+def check_anthropic_text(body: bytes) -> str | None:
+    blocks = _json_of(body)["content"]
+    return _starts("".join(b.get("text", "") for b in blocks if b["type"] == "text"), "text")
+
+
+def check_anthropic_stream(body: bytes) -> str | None:
+    events = _sse(body)
+    if not events or events[-1][1].get("type") != "message_stop":
+        return "the stream does not end with message_stop"
+    text = "".join(
+        d["delta"].get("text", "") for _, d in events if d.get("type") == "content_block_delta"
+    )
+    return _starts(text, "streamed text")
+
+
+def check_gemini_text(body: bytes) -> str | None:
+    parts = _json_of(body)["candidates"][0]["content"]["parts"]
+    return _starts("".join(p.get("text", "") for p in parts if not p.get("thought")), "text")
+
+
+def check_responses_stream(body: bytes) -> str | None:
+    events = _sse(body)
+    if not events or events[-1][1].get("type") != "response.completed":
+        return "the stream does not end with response.completed"
+    text = "".join(d["delta"] for _, d in events if d.get("type") == "response.output_text.delta")
+    return _starts(text, "streamed text")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -250,6 +297,32 @@ class Scenario:
 
 OPENAI_HEADERS = {"Authorization": "Bearer sk-bench"}
 CHAT = {"model": "GigaChat-2-Max", "messages": HISTORY, "temperature": 0.2, "max_tokens": 1024}
+# The same conversation in each dialect's own shape.
+_TURNS = [m for m in HISTORY if m["role"] != "system"]
+ANTHROPIC_HEADERS = {"x-api-key": "sk-bench", "anthropic-version": "2023-06-01"}
+MESSAGES = {
+    "model": "GigaChat-2-Max",
+    "system": SYSTEM_PROMPT,
+    "messages": _TURNS,
+    "temperature": 0.2,
+    "max_tokens": 1024,
+}
+GENERATE = {
+    "systemInstruction": {"parts": [{"text": SYSTEM_PROMPT}]},
+    "contents": [
+        {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+        for m in _TURNS
+    ],
+    "generationConfig": {"temperature": 0.2, "maxOutputTokens": 1024},
+}
+RESPONSES = {
+    "model": "GigaChat-2-Max",
+    "instructions": SYSTEM_PROMPT,
+    "input": _TURNS,
+    "temperature": 0.2,
+    "max_output_tokens": 1024,
+    "stream": True,
+}
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -284,6 +357,40 @@ SCENARIOS: list[Scenario] = [
         check_openai_tool_call,
         headers=OPENAI_HEADERS,
         title="OpenAI chat with 20 agent tools -> a tool call",
+    ),
+    Scenario(
+        "anthropic-messages",
+        "/v1/messages",
+        _body(MESSAGES),
+        check_anthropic_text,
+        headers=ANTHROPIC_HEADERS,
+        title="Anthropic messages, ~2 KB history",
+    ),
+    Scenario(
+        "anthropic-messages-stream",
+        "/v1/messages",
+        _body({**MESSAGES, "stream": True}),
+        check_anthropic_stream,
+        stream=True,
+        headers=ANTHROPIC_HEADERS,
+        title="Anthropic messages stream, ~2 KB history, 20 chunks",
+    ),
+    Scenario(
+        "gemini-generate",
+        "/v1beta/models/GigaChat-2-Max:generateContent",
+        _body(GENERATE),
+        check_gemini_text,
+        headers={"x-goog-api-key": "bench"},
+        title="Gemini generateContent, ~2 KB history",
+    ),
+    Scenario(
+        "responses-stream",
+        "/v1/responses",
+        _body(RESPONSES),
+        check_responses_stream,
+        stream=True,
+        headers=OPENAI_HEADERS,
+        title="OpenAI Responses stream, ~2 KB history, 20 chunks",
     ),
 ]
 

