@@ -146,6 +146,8 @@ class Connection(asyncio.Protocol):
         async for chunk in request.stream:
             if self.closed:
                 raise self._broken(httpx.WriteError)
+            if not chunk:  # a zero-size chunk would end the body early (RFC 9112 7.1)
+                continue
             transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             await self._drain()
         if chunked:
@@ -190,10 +192,18 @@ class Connection(asyncio.Protocol):
             if self.closed:
                 raise self._broken()
             await self._wait()
+        return self.take()
+
+    def take(self) -> bytes:
+        """The parsed body bytes, reading the socket again if they had paused it.
+
+        Also for an answer already complete when its head is read: one that arrived
+        while the request body was still going out can have crossed HIGH_WATER.
+        """
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        return parser.take()
+        return self.parser.take()
 
     @property
     def reusable(self) -> bool:

@@ -118,7 +118,8 @@ class Origin:
         conn.idle_since = now = conn.loop.time()
         idle = self.idle
         idle.append(conn)
-        while not idle[0].usable(now, self.expiry):  # the oldest ones first
+        # The oldest ones first; with an expiry of 0 even `conn` goes, leaving none.
+        while idle and not idle[0].usable(now, self.expiry):
             self._forget(idle.popleft())
 
     def discard(self, conn: Connection) -> None:
@@ -232,7 +233,7 @@ class Transport(httpx.AsyncBaseTransport):
         parser = conn.parser
         stream: httpx.AsyncByteStream
         if parser.complete:  # the whole answer came with its head, as JSON answers do
-            stream = httpx.ByteStream(parser.take())
+            stream = httpx.ByteStream(conn.take())
             origin.release(conn)
         else:
             stream = Body(origin, conn)
