@@ -9,6 +9,7 @@ The pool around it is `transport.py`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -62,6 +63,10 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
         self._paused = False
+        # An abandoned answer's rest being read and dropped (`finish_unread`).
+        self._finished: Callable[[Connection], None] | None = None
+        self._finish_timer: asyncio.TimerHandle | None = None
+        self._finish_budget = 0
 
     # --- asyncio callbacks -----------------------------------------------------------
 
@@ -112,6 +117,42 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._finished is not None:
+            self._finish_step()
+
+    # --- the rest of an abandoned answer ---------------------------------------------
+
+    def finish_unread(self, done: Callable[[Connection], None], seconds: float, limit: int) -> None:
+        """Read and drop the rest of the current answer, with no task; `done(self)` after.
+
+        A stream's reader stops at the answer's last event, and the `data: [DONE]`
+        and the end of the chunked body follow at once: reading them keeps the
+        connection for the next request. A remainder longer than `limit` bytes or
+        `seconds` (a client that left mid-answer) closes it instead.
+        """
+        self._finished, self._finish_budget = done, limit
+        if seconds > 0:
+            self._finish_timer = self.loop.call_later(seconds, self._finish_expired)
+        else:
+            self.close()
+        self._finish_step()
+
+    def _finish_step(self) -> None:
+        done = self._finished
+        assert done is not None
+        self._finish_budget -= len(self.take())
+        if self._finish_budget < 0 and not self.parser.complete:
+            self.close()
+        if self.parser.complete or self.closed:
+            self._finished = None
+            if self._finish_timer is not None:
+                self._finish_timer.cancel()
+            done(self)
+
+    def _finish_expired(self) -> None:
+        if self._finished is not None:
+            self.close()
+            self._finish_step()
 
     # --- the request side ------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from gpt2giga.gigachat.connection import Connection, Timeouts, until
 
 Key = tuple[bytes, bytes, int]
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
+# The most of an abandoned answer read to keep its connection (`Connection.finish_unread`).
+FINISH_BYTES = 64 * 1024
 _RETRYABLE = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
@@ -34,9 +36,17 @@ class Origin:
     none idle and `limit` open waits for the next one released, in order.
     """
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, limit: int, expiry: float):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        limit: int,
+        expiry: float,
+        finish_seconds: float = 1.0,
+    ):
         self.host, self.port, self.tls = host, port, tls
-        self.limit, self.expiry = limit, expiry
+        self.limit, self.expiry, self.finish_seconds = limit, expiry, finish_seconds
         self.idle: deque[Connection] = deque()
         self.waiters: deque[asyncio.Future[Connection | None]] = deque()
         self.open = 0
@@ -171,11 +181,12 @@ class Body(httpx.AsyncByteStream):
         self._origin.release(conn)
 
     async def aclose(self) -> None:
-        # Closed before its end (the client left mid-stream): the rest of the answer
-        # would arrive as the next request's, so the connection goes.
+        # Closed before its end: the rest of the answer would arrive as the next
+        # request's, so it is read first, or the connection goes.
         conn, self._conn = self._conn, None
         if conn is not None:
-            self._origin.discard(conn)
+            origin = self._origin
+            conn.finish_unread(origin.release, origin.finish_seconds, FINISH_BYTES)
 
 
 class Transport(httpx.AsyncBaseTransport):
@@ -187,10 +198,12 @@ class Transport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | bool = True,
         max_connections: int = 100,
         keepalive_expiry: float = 30.0,
+        finish_seconds: float = 1.0,
     ) -> None:
         self.verify = verify
         self.max_connections = max_connections  # per origin: OAuth never queues behind chats
         self.keepalive_expiry = keepalive_expiry
+        self.finish_seconds = finish_seconds  # for an abandoned answer's rest
         self._tls: ssl.SSLContext | None = None
         self._origins: dict[Key, Origin] = {}
 
@@ -248,7 +261,12 @@ class Transport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme.decode()!r}")
         tls = self._context() if scheme == b"https" else None
         origin = Origin(
-            host.decode("ascii"), port, tls, self.max_connections, self.keepalive_expiry
+            host.decode("ascii"),
+            port,
+            tls,
+            self.max_connections,
+            self.keepalive_expiry,
+            self.finish_seconds,
         )
         self._origins[key] = origin
         return origin

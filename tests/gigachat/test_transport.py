@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from gpt2giga.gigachat.connection import HIGH_WATER
-from gpt2giga.gigachat.transport import Origin, Transport
+from gpt2giga.gigachat.transport import FINISH_BYTES, Origin, Transport
 from tests.certs import self_signed
 
 
@@ -462,7 +462,7 @@ async def test_a_body_closed_early_drops_its_connection() -> None:
             return
         await peer.send(ok(b"fresh"))
 
-    transport = Transport()
+    transport = Transport(finish_seconds=0)  # no wait for the rest of the answer
     async with Server(script) as server, httpx.AsyncClient(transport=transport) as client:
         async with client.stream("GET", server.url("/long")) as response:
             async for piece in response.aiter_bytes():
@@ -474,6 +474,70 @@ async def test_a_body_closed_early_drops_its_connection() -> None:
     assert second.content == b"fresh"
     assert dropped == [True]
     assert server.paths == [(0, "/long"), (1, "/next")]
+
+
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+async def test_an_abandoned_answer_whose_rest_follows_keeps_its_connection() -> None:
+    abandoned = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD + b"5\r\nfinal\r\n")
+        await abandoned.wait()
+        await peer.send(b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n")  # the rest, after the reader left
+        await keep_answering(peer)
+
+    transport = Transport()
+    async with Server(script) as server, httpx.AsyncClient(transport=transport) as client:
+        async with client.stream("POST", server.url("/stream")) as response:
+            async for piece in response.aiter_bytes():
+                assert piece == b"final"
+                break
+        origin = origin_of(transport)
+        assert (origin.open, len(origin.idle)) == (1, 0)  # still reading the rest
+        abandoned.set()
+        await settle(lambda: len(origin.idle) == 1)
+        second = await client.get(server.url("/next"))
+    assert second.content == b"/next"
+    assert server.paths == [(0, "/stream"), (0, "/next")]
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [b"", b"%x\r\n%s\r\n" % (FINISH_BYTES + 1, b"x" * (FINISH_BYTES + 1))],
+    ids=["never-comes", "longer-than-the-budget"],
+)
+async def test_an_abandoned_answer_whose_rest_does_not_end_soon_closes_its_connection(
+    rest: bytes,
+) -> None:
+    dropped: list[bool] = []
+    abandoned = asyncio.Event()
+
+    async def script(peer: Peer) -> None:
+        if peer.number:
+            await keep_answering(peer)
+        await peer.request()
+        await peer.send(STREAM_HEAD + b"5\r\nfirst\r\n")
+        await abandoned.wait()
+        await peer.send(rest)
+        dropped.append(await peer.closed_by_client())
+
+    transport = Transport(finish_seconds=0.05 if not rest else 60)
+    async with Server(script) as server, httpx.AsyncClient(transport=transport) as client:
+        async with client.stream("POST", server.url("/stream")) as response:
+            async for piece in response.aiter_bytes():
+                assert piece == b"first"
+                break
+        abandoned.set()
+        origin = origin_of(transport)
+        await settle(lambda: origin.open == 0)
+        second = await client.get(server.url("/next"))
+        await settle(lambda: bool(dropped))
+    assert second.content == b"/next"
+    assert dropped == [True]
+    assert server.paths == [(0, "/stream"), (1, "/next")]
 
 
 # --- limits and timeouts ----------------------------------------------------------------
@@ -769,7 +833,7 @@ async def test_a_waiter_cancelled_just_after_being_handed_a_connection_passes_it
         await peer.send(b"0\r\n\r\n")
         await keep_answering(peer)
 
-    transport = Transport(max_connections=1)
+    transport = Transport(max_connections=1, finish_seconds=0)
     async with Server(script) as server, httpx.AsyncClient(transport=transport) as client:
         first = await client.send(client.build_request("GET", server.url("/a")), stream=True)
         origin = origin_of(transport)
@@ -799,7 +863,7 @@ async def test_a_waiter_cancelled_just_after_being_handed_a_free_slot_passes_it_
             return
         await keep_answering(peer)
 
-    transport = Transport(max_connections=1)
+    transport = Transport(max_connections=1, finish_seconds=0)
     async with Server(script) as server, httpx.AsyncClient(transport=transport) as client:
         first = await client.send(client.build_request("GET", server.url("/a")), stream=True)
         origin = origin_of(transport)
