@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ class Drain:
             return False
         for sig in SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, handlers.get(sig))
+        own_wakeup_socket(loop)
         return True
 
     def _on_signal(self, previous: asyncio.Handle | None) -> None:
@@ -94,3 +96,40 @@ class Drain:
             return False
         task.uncancel()
         return True
+
+
+def own_wakeup_socket(loop: asyncio.AbstractEventLoop) -> bool:
+    """Signal numbers reach the loop through a socket of their own.
+
+    asyncio writes them into the socket `call_soon_threadsafe` writes a byte
+    into, and Granian calls that from its threads for every request. On Linux
+    each one-byte write holds about 1 KiB of socket buffer, so under load the
+    socket fills, the byte carrying SIGTERM is dropped ("Exception ignored when
+    trying to write to the signal wakeup fd") and the stop is never seen: seen
+    with 256 streams in flight. Here only signals write, and they are few.
+    """
+    handle_signal: Callable[[int], None] | None = getattr(loop, "_handle_signal", None)
+    if handle_signal is None:
+        return False
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+
+    def dispatch() -> None:
+        while True:
+            try:
+                data = reader.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not data:
+                return
+            for signum in data:
+                handle_signal(signum)
+
+    loop.add_reader(reader.fileno(), dispatch)
+    signal.set_wakeup_fd(writer.fileno())
+    _WAKEUP_SOCKETS.append((reader, writer))  # kept open for the process's life
+    return True
+
+
+_WAKEUP_SOCKETS: list[tuple[socket.socket, socket.socket]] = []

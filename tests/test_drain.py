@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -117,6 +118,27 @@ async def test_sigterm_starts_the_drain_and_still_reaches_the_servers_handler() 
     try:
         assert app.drain.hook_signals()
         os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(servers.wait(), 5)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+    assert app.drain.draining
+
+
+async def test_sigterm_is_seen_while_the_loops_own_wakeup_socket_is_full() -> None:
+    # Under load Granian's threads fill the socket call_soon_threadsafe writes to;
+    # asyncio's own signal byte would be dropped there and the stop never seen.
+    loop = asyncio.get_running_loop()
+    servers = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, servers.set)
+    app = build_app()
+    try:
+        assert app.drain.hook_signals()
+        self_pipe = loop._csock  # type: ignore[attr-defined]
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self_pipe.send(b"\0")
+        signal.raise_signal(signal.SIGTERM)
         await asyncio.wait_for(servers.wait(), 5)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
