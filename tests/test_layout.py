@@ -79,8 +79,9 @@ def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> N
     httpcore = {name(p) for p in MODULES if "httpcore" in roots(imports(p))}
     sockets = {name(p) for p in MODULES if "socket" in roots(imports(p))}
     assert httpcore == {"gpt2giga/remote.py"}
-    # The CLI probes its own loopback ports at start-up (demo mode), nothing else.
-    assert sockets <= {"gpt2giga/remote.py", "gpt2giga/cli.py"}
+    # The CLI probes its own loopback ports at start-up (demo mode); the drain makes
+    # a local socket pair for signals; nothing else.
+    assert sockets <= {"gpt2giga/remote.py", "gpt2giga/cli.py", "gpt2giga/drain.py"}
     assert "httpx" not in roots(imports(PACKAGE / "remote.py"))
 
 
