@@ -7,7 +7,7 @@ as their first argument. No globals: tests build their own.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import random
 import time
 from collections.abc import Callable
 
@@ -55,6 +55,12 @@ class ModelCatalog:
         return next((m for m in models.data if m.id == model_id), None)
 
 
+def random_hex(size: int) -> str:
+    """`size` random bytes in hex, for response ids: unique, not secret, so the
+    interpreter's generator, not an os.urandom system call per request."""
+    return f"{random.getrandbits(size * 8):0{size * 2}x}"
+
+
 class Context:
     def __init__(
         self,
@@ -62,7 +68,7 @@ class Context:
         upstream: GigaChatClient,
         *,
         clock: Callable[[], float] = time.time,
-        token_hex: Callable[[int], str] = secrets.token_hex,
+        token_hex: Callable[[int], str] = random_hex,
     ) -> None:
         self.settings = settings
         self.upstream = upstream

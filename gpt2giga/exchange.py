@@ -8,7 +8,7 @@ every dialect gets metrics and logs without a line of its own. No I/O here.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -38,8 +38,11 @@ _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
 
 def new_request_id() -> str:
-    """A random UUID4 in its usual spelling; uuid.UUID itself costs 3 µs, this 1 µs."""
-    h = os.urandom(16).hex()
+    """A random UUID4 in its usual spelling; uuid.uuid4() costs 3 µs, this under 1 µs.
+
+    Request ids must be unique, not secret: the interpreter's generator, not an
+    os.urandom system call per request."""
+    h = f"{random.getrandbits(128):032x}"
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 

@@ -243,16 +243,20 @@ class Transport(httpx.AsyncBaseTransport):
     ) -> httpx.Response:
         await conn.send(request, head, timeouts)
         answer = await conn.read_head()
-        parser = conn.parser
-        stream: httpx.AsyncByteStream
-        if parser.complete:  # the whole answer came with its head, as JSON answers do
-            stream = httpx.ByteStream(conn.take())
-            origin.release(conn)
-        else:
-            stream = Body(origin, conn)
         extensions = {"http_version": answer.version, "reason_phrase": answer.reason}
+        if conn.parser.complete:  # the whole answer came with its head, as JSON answers do
+            body = conn.take()
+            origin.release(conn)
+            # As content, not a stream: the response holds it read, and `aread` has
+            # no iteration left to do.
+            return httpx.Response(
+                answer.status, headers=answer.headers, content=body, extensions=extensions
+            )
         return httpx.Response(
-            answer.status, headers=answer.headers, stream=stream, extensions=extensions
+            answer.status,
+            headers=answer.headers,
+            stream=Body(origin, conn),
+            extensions=extensions,
         )
 
     def _origin(self, key: Key) -> Origin:
