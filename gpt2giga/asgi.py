@@ -9,7 +9,6 @@ dialect or GigaChat.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
@@ -191,25 +190,39 @@ async def send_full(send: Send, response: Response) -> None:
 
 
 async def send_stream(receive: Receive, send: Send, response: StreamResponse) -> bool:
-    """Send a streamed body; False when the client left first (the body is cancelled)."""
+    """Send a streamed body; False when the client left first (the body is cancelled).
+
+    The body is pumped in the request's own task; the watcher cancels that task
+    when the client leaves (one task per stream, not two and a wait).
+    """
     await send(
         {"type": "http.response.start", "status": response.status, "headers": response.headers}
     )
-    pump = asyncio.ensure_future(_pump(send, response.chunks))
+    task = asyncio.current_task()
+    assert task is not None
+    left = finished = False
+
+    def client_left(watch: asyncio.Future[None]) -> None:
+        nonlocal left
+        if watch.cancelled():
+            return
+        watch.exception()  # a failed receive counts as the client gone; marked as seen
+        if not finished:
+            left = True
+            task.cancel()
+
     watch = asyncio.ensure_future(_wait_disconnect(receive))
+    watch.add_done_callback(client_left)
     try:
-        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not pump.done():
-            pump.cancel()
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
-    if pump.cancelled() or not pump.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        await _pump(send, response.chunks)
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        task.uncancel()
         return False
-    pump.result()
+    finally:
+        finished = True
+        watch.cancel()
     return True
 
 

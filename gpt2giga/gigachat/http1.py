@@ -216,9 +216,18 @@ class ResponseParser:
         size = data[pos:end].partition(b";")[0].strip(b" \t")  # chunk extensions ignored
         if _HEX(size) is None:
             raise ProtocolError("malformed chunk size")
-        self._left = int(size, 16)
-        self._state = CHUNK_DATA if self._left else TRAILER
-        return end + 2
+        left = int(size, 16)
+        start = end + 2
+        stop = start + left
+        if left and data[stop : stop + 2] == b"\r\n":
+            # The whole chunk is here, as an SSE event usually is: one step, not three.
+            piece = data[start:stop]
+            self.body.append(piece)
+            self.pending += left
+            return stop + 2
+        self._left = left
+        self._state = CHUNK_DATA if left else TRAILER
+        return start
 
     def _chunk_end(self, data: bytes, pos: int) -> int:
         if len(data) - pos < 2:
