@@ -96,14 +96,12 @@ def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
 EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     # Before the embedded server: Granian's multiprocess server with one worker process.
     "mp": ([], "granian-mp"),
-    # aiohttp under httpx (benchmarks/aiohttp_pool.py patches build_pool).
-    "aiohttp": (["httpx-aiohttp"], "aiohttp-patch"),
+    # Before the gateway's own transport: httpx's pool (benchmarks/pools.py).
+    "httpx-pool": ([], "pool-patch"),
+    # aiohttp under httpx (benchmarks/pools.py).
+    "aiohttp": (["httpx-aiohttp"], "pool-patch"),
     # uvloop, which Granian's "auto" loop picks when it is installed.
     "uvloop": (["uvloop"], ""),
-    "aiohttp-uvloop": (["httpx-aiohttp", "uvloop"], "aiohttp-patch"),
-    # sniffio: without it, httpcore's `import sniffio` fails, and searches sys.path again,
-    # on every lock and event it sets up.
-    "sniffio": (["sniffio"], ""),
 }
 
 
@@ -117,10 +115,12 @@ def experiment(name: str, port: int) -> Gateway:
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--backlog", "1024",
             "--log-level", "warning", "gpt2giga.app:from_environment",
         ]  # fmt: skip
-    if how == "aiohttp-patch":
+    if how == "pool-patch":
         site = venv.site_packages()
-        (site / "_bench_aiohttp_pool.py").write_bytes((envs.BENCH / "aiohttp_pool.py").read_bytes())
-        (site / "_bench_aiohttp_pool.pth").write_text("import _bench_aiohttp_pool\n")
+        (site / "_bench_pools.py").write_bytes((envs.BENCH / "pools.py").read_bytes())
+        (site / "_bench_pools.pth").write_text(
+            f"import _bench_pools; _bench_pools.install({name!r})\n"
+        )
     return Gateway(f"ours-{name}", f"ours + {name}", venv, port, command, "gpt2giga.app")
 
 
