@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict
 from gpt2giga import config, errors, sse
 from gpt2giga.context import Context
 from gpt2giga.gigachat import answer
-from gpt2giga.gigachat.client import GigaChatClient, build_pool
+from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.request import Options
+from gpt2giga.gigachat.upstream import build_pool
 from gpt2giga.openai import stream, translate
 from gpt2giga.openai import wire as oai
 

@@ -1,13 +1,11 @@
 """The ASGI application: lifespan, the one route table, dispatch and the one error boundary.
 
-A path is read as `[/v1|/v2][/v1beta][/v1]<route>`: the first segment picks
-the GigaChat contract (none: `GPT2GIGA_GIGACHAT_API_MODE`), `/v1beta` is
-Gemini's prefix, and a second `/v1` is what SDKs append to a base URL that
-already ends in a version. Every failure is rendered here, once, in the
-caller's dialect. Features switched off at start-up cost nothing per request.
-Each request gets an `Exchange` (request id, tracing headers, what the GigaChat
-client saw); when it ends, the observers chosen at start-up (metrics, access
-line, traffic log) record it, once, here.
+`router.py` reads a path into a route and the GigaChat contract it names.
+Every failure is rendered here, once, in the caller's dialect. Features
+switched off at start-up cost nothing per request. Each request gets an
+`Exchange` (request id, tracing headers, what the GigaChat client saw); when
+it ends, the observers chosen at start-up (metrics, access line, traffic log)
+record it, once, here.
 """
 
 from __future__ import annotations
@@ -15,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from time import perf_counter
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from gpt2giga import cors, errors, exchange, logs
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
-    Contract,
     Receive,
     Request,
     Response,
@@ -49,24 +45,12 @@ from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
 from gpt2giga.ops import Ops
+from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
 
 if TYPE_CHECKING:
     from gpt2giga.metrics import Metrics
 
 log = logging.getLogger("gpt2giga")
-
-Dialect = Literal["openai", "anthropic", "gemini"]
-Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
-
-
-class Route(NamedTuple):
-    handler: Handler
-    dialect: Dialect | None  # None: the caller's headers tell (shared /models)
-    public: bool = False
-    template: str = ""  # the metrics and log label: bounded, unlike the path
-
-
-RouteSpec = tuple[str, str, Handler, Dialect | None]
 
 
 class DialectSpec(NamedTuple):
@@ -144,88 +128,6 @@ PUBLIC: list[RouteSpec] = [
     # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
     ("GET", "/api/hello", anthropic.hello, "anthropic"),
 ]
-
-
-class Match(NamedTuple):
-    route: Route | None
-    contract: Contract | None
-    params: dict[str, str]
-    allowed: tuple[str, ...] = ()
-
-
-class Router:
-    """Static paths in a dict, templated ones as regexes; both keyed by method."""
-
-    def __init__(self, routes: list[RouteSpec], public: list[RouteSpec]) -> None:
-        self._static: dict[str, dict[str, Route]] = {}
-        self._patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
-        for specs, is_public in ((routes, False), (public, True)):
-            for method, template, handler, dialect in specs:
-                self._add(method, template, Route(handler, dialect, is_public, template))
-
-    def _add(self, method: str, template: str, route: Route) -> None:
-        if "{" not in template:
-            self._static.setdefault(template, {})[method] = route
-            return
-        regex = re.escape(template)
-        regex = re.sub(r"\\\{(\w+):path\\\}", r"(?P<\1>.+)", regex)
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
-        pattern = re.compile(f"^{regex}$")
-        for existing, methods in self._patterns:
-            if existing.pattern == pattern.pattern:
-                methods[method] = route
-                return
-        self._patterns.append((pattern, {method: route}))
-
-    def _lookup(self, path: str, method: str) -> tuple[dict[str, Route], dict[str, str]] | None:
-        methods = self._static.get(path)
-        if methods is not None:
-            return methods, {}
-        for pattern, by_method in self._patterns:
-            found = pattern.match(path)
-            if found is not None:
-                return by_method, found.groupdict()
-        return None
-
-    def match(self, path: str, method: str) -> Match:
-        contract, rest = split_prefix(path)
-        found = self._lookup(rest, method)
-        if found is None and rest.startswith("/v1/"):
-            found = self._lookup(rest[3:], method)
-        if found is None:
-            return Match(None, contract, {})
-        methods, params = found
-        route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
-        return Match(route, contract, params, tuple(methods))
-
-
-def split_prefix(path: str) -> tuple[Contract | None, str]:
-    contract: Contract | None = None
-    for prefix in ("/v1", "/v2"):
-        if path == prefix or path.startswith(prefix + "/"):
-            contract = "v1" if prefix == "/v1" else "v2"
-            path = path[3:] or "/"
-            break
-    if path == "/v1beta" or path.startswith("/v1beta/"):
-        path = path[7:] or "/"
-    return contract, path
-
-
-def sniff(scope: Scope) -> Dialect:
-    """The caller's dialect from its headers and path, for shared routes and 404s."""
-    names = {name for name, _ in scope["headers"]}
-    if b"anthropic-version" in names:
-        return "anthropic"
-    path: str = scope["path"]
-    if (
-        b"x-goog-api-key" in names
-        or b"x-goog-api-client" in names
-        or "/v1beta" in path
-        or ":" in path.rpartition("/")[2]
-        or b"key=" in scope.get("query_string", b"")
-    ):
-        return "gemini"
-    return "openai"
 
 
 class App:

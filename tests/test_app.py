@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gpt2giga.app import App, Router, sniff, split_prefix
+from gpt2giga.app import App
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.router import Router, sniff, split_prefix
 from tests.conftest import make_client, make_settings
 
 HELLO = {"model": "GigaChat", "messages": [{"role": "user", "content": "hi"}]}
