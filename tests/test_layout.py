@@ -61,6 +61,7 @@ def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
         "gpt2giga/gigachat/upstream.py",
         "gpt2giga/gigachat/transport.py",
         "gpt2giga/gigachat/connection.py",
+        "gpt2giga/gigachat/reader.py",
     }
     assert users <= client | {"gpt2giga/app.py"}
 

@@ -1,4 +1,4 @@
-"""The one GigaChat client: every endpoint, retries, model slots, and the stream reader.
+"""The one GigaChat client: every endpoint, retries and model slots; streams via `reader.py`.
 
 Callers hand in and get back v2 hub structs; the v1 contract is converted at
 this boundary (`contract.py`). Tokens come from `auth.py`; the pool, TLS and
@@ -12,22 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import msgspec
 
-from gpt2giga import errors, exchange, sse
+from gpt2giga import errors, exchange
 from gpt2giga.config import GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
+from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.upstream import (
     Contract,
     chat_urls,
-    exc_name,
     retry_after,
     status_error,
     transport_error,
@@ -46,8 +46,6 @@ MAX_BACKOFF = 30.0
 _encode = msgspec.json.Encoder().encode
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
-_decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
-_decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
 _decode_models = msgspec.json.Decoder(giga.Models).decode
 _decode_embeddings = msgspec.json.Decoder(giga.Embeddings).decode
 _decode_counts = msgspec.json.Decoder(list[giga.TokensCount]).decode
@@ -59,122 +57,6 @@ class Multipart(NamedTuple):
 
     files: dict[str, tuple[str, bytes, str]]
     data: dict[str, str]
-
-
-def hub_chunk(v1: bool, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-    """One upstream SSE event as a v2 hub chunk (a v1 `data:` line is converted)."""
-    try:
-        if v1:
-            return contract.chunk_from_v1(_decode_chunk_v1(data))
-        chunk = _decode_chunk_v2(data)
-    except msgspec.DecodeError:
-        raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
-    if event is not None:
-        chunk.event = event
-    return chunk
-
-
-class UpstreamStream:
-    """An opened GigaChat stream, yielding v2 hub chunks; close it when done.
-
-    It holds its model's concurrency slot until closed, and notes the first
-    chunk's time and the final usage on the request's exchange.
-    """
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        contract_: Contract,
-        release: Release | None = None,
-        owner: set[UpstreamStream] | None = None,
-        started: float | None = None,
-    ) -> None:
-        self._response = response
-        self._v1 = contract_ == "v1"
-        self._release = release
-        self._owner = owner
-        self._exchange = exchange.current()
-        self._started = perf_counter() if started is None else started
-        self._reader: asyncio.Task[Any] | None = None
-        self._abort: errors.GatewayError | None = None
-        if owner is not None:
-            owner.add(self)
-
-    async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
-        batches = self.batches()
-        try:
-            async for batch in batches:
-                for chunk in batch:
-                    yield chunk
-        finally:
-            await batches.aclose()
-
-    async def batches(self) -> AsyncGenerator[list[giga.ChatCompletionChunk], None]:
-        """The chunks of each upstream read together, so that each read becomes one
-        write to the client: a fast upstream delivers many events per read, and a
-        send to Granian costs more than translating an event."""
-        parser = sse.SSEParser()
-        self._reader = asyncio.current_task()
-        try:
-            async for raw in self._response.aiter_bytes():
-                if not self._exchange.first_chunk:
-                    self._exchange.first_chunk = perf_counter()
-                batch: list[giga.ChatCompletionChunk] = []
-                for event, data in parser.feed(raw):
-                    if data == sse.DONE:
-                        if batch:
-                            yield batch
-                        return
-                    batch.append(self._chunk(event, data))
-                if batch:
-                    yield batch
-            batch = [
-                self._chunk(event, data) for event, data in parser.finish() if data != sse.DONE
-            ]
-            if batch:
-                yield batch
-        except errors.GatewayError as err:  # a malformed chunk
-            self._exchange.upstream_error = err.kind
-            raise
-        except httpx.TimeoutException:
-            timeout = self._failed(errors.UpstreamTimeout("GigaChat stopped sending mid-stream"))
-            raise timeout from None
-        except httpx.TransportError as exc:
-            broke = self._failed(errors.UpstreamError(f"GigaChat stream broke: {exc_name(exc)}"))
-            raise broke from None
-        except asyncio.CancelledError:
-            if self._abort is None or self._reader is None:
-                raise
-            # The gateway's own cancel (`abort`), not the client's: end as an error event.
-            self._reader.uncancel()
-            self._exchange.error = self._abort.kind
-            raise self._abort from None
-
-    def _failed(self, err: errors.GatewayError) -> errors.GatewayError:
-        self._exchange.upstream_error = err.kind
-        return err
-
-    def abort(self, err: errors.GatewayError) -> None:
-        """Stop the stream from outside (shutdown): its reader sees `err` as a failure."""
-        if self._abort is None and self._reader is not None and not self._reader.done():
-            self._abort = err
-            self._reader.cancel()
-
-    def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-        chunk = hub_chunk(self._v1, event, data)
-        if chunk.usage is not None:
-            self._exchange.tokens_in = chunk.usage.input_tokens
-            self._exchange.tokens_out = chunk.usage.output_tokens
-        return chunk
-
-    async def aclose(self) -> None:
-        release, self._release = self._release, None
-        if release is not None:
-            release()
-            self._exchange.upstream_seconds += perf_counter() - self._started
-        if self._owner is not None:
-            self._owner.discard(self)
-        await self._response.aclose()
 
 
 class GigaChatClient:

@@ -18,7 +18,7 @@ from gpt2giga.context import Context
 from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import TokenSource
-from gpt2giga.gigachat.client import UpstreamStream
+from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai import responses_output as output
 from gpt2giga.openai import responses_stream as stream
