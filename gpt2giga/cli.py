@@ -35,6 +35,9 @@ log = logging.getLogger("gpt2giga")
 # then the gateway has ended its own streams and flushed the traffic log.
 KILL_GRACE_S = 5
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# asyncio's own loop, even where uvloop is installed (Granian's "auto" would pick it):
+# the drain's signal hooks need asyncio's, and the gateway is measured and tested on it.
+LOOP = "asyncio"
 
 FLAGS = {
     "host": "GPT2GIGA_HOST",
@@ -186,7 +189,7 @@ def bind_address(host: str) -> str:
 
 
 def serve(settings: config.Settings) -> None:
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -219,6 +222,7 @@ def serve(settings: config.Settings) -> None:
             return
         Server(
             "gpt2giga.app:from_environment",
+            loop=Loops(LOOP),
             workers=p.workers,
             workers_kill_timeout=kill_timeout,
             **options,
@@ -251,8 +255,7 @@ def serve_embedded(options: dict[str, Any], kill_timeout: int) -> None:
         except TimeoutError:
             log.warning("requests still in flight after %d s were cut off", kill_timeout)
 
-    # The event loop Granian gives its worker processes: uvloop or rloop when installed.
-    with asyncio.Runner(loop_factory=lambda: loops.get("auto")) as runner:
+    with asyncio.Runner(loop_factory=lambda: loops.get(LOOP)) as runner:
         runner.run(run())
 
 

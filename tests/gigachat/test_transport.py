@@ -914,3 +914,26 @@ async def test_closing_the_transport_closes_idle_connections_and_fails_waiters()
         assert (origin.open, origin.connections) == (0, set())
         await client.aclose()
     assert server.paths == [(0, "/idle"), (1, "/hold")]
+
+
+def test_the_pool_works_on_uvloop() -> None:
+    """Granian picks uvloop when it is installed; its transports are no asyncio subclasses."""
+    import uvloop
+
+    async def script(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(STREAM_HEAD + b"3\r\none\r\n")
+        await peer.send(b"3\r\ntwo\r\n0\r\n\r\n")
+        await keep_answering(peer)
+
+    async def run() -> tuple[bytes, bytes, list[tuple[int, str]]]:
+        async with Server(script) as server, httpx.AsyncClient(transport=Transport()) as client:
+            async with client.stream("POST", server.url("/stream"), content=b"{}") as response:
+                streamed = b"".join([piece async for piece in response.aiter_bytes()])
+            again = await client.get(server.url("/again"))
+        return streamed, again.content, server.paths
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        streamed, again, paths = runner.run(run())
+    assert (streamed, again) == (b"onetwo", b"/again")
+    assert paths == [(0, "/stream"), (0, "/again")]
