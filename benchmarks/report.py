@@ -236,6 +236,12 @@ def markdown(results: dict[str, Any]) -> str:
     for t in results["summary"]["targets"]:
         met = "–" if t["met"] is None else ("yes" if t["met"] else "**no**")
         out.append(f"| {t['name']} | {_n(t['value'], 2)} | {t['goal']} | {met} |")
+    if any(t["met"] is False for t in results["summary"]["targets"]):
+        out += [
+            "",
+            "Where a target is not met: by how much, why, and a profile of where the time "
+            "goes, in [`PROFILE.md`](PROFILE.md).",
+        ]
     out += ["", "## Throughput and latency per cell", "", *throughput_table(results), ""]
     added = [c for c in results["summary"]["cells"] if "added_p50_ms" in c]
     if added:
@@ -254,7 +260,7 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"- {gws[k]['label']}: {top}")
     broken = {k: g["broken"] for k, g in gws.items() if g.get("broken")}
     if broken:
-        out += ["", "Scenarios a gateway failed (not measured):", ""]
+        out += ["", "Scenarios a gateway failed or does not serve (not measured):", ""]
         out += [f"- {k} {sc}: {why}" for k, b in broken.items() for sc, why in b.items()]
     foreign = [r.get("foreign_core_share", 0.0) for r in results["runs"] if r["target"] != "direct"]
     drains = [r.get("drain_s", 0.0) for r in results["runs"] if r["target"] != "direct"]
@@ -273,7 +279,9 @@ def markdown(results: dict[str, Any]) -> str:
         "- RSS and CPU are summed over the gateway's whole process tree (Granian's main "
         "process and its worker); CPU is utime+stime from /proc during the measured run.",
         '- "variant" is `benchmarks/fastapi_variant.py`: our translators and GigaChat client '
-        "in FastAPI + uvicorn (uvloop, httptools) with pydantic request models.",
+        "in FastAPI + uvicorn (uvloop, httptools) with pydantic request models. It mounts "
+        "the OpenAI chat route only, enough to compare the stacks; the other dialects' "
+        "scenarios get its 404.",
         "- The stand-in alone column is wrk straight to the stand-in with the same body and "
         "concurrency; its ratio to the fastest gateway shows the stand-in is not the limit.",
         "- wrk 4.1 corrects latency for coordinated omission, which inflates p99 on a "

@@ -100,8 +100,6 @@ EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     "httpx-pool": ([], "pool-patch"),
     # aiohttp under httpx (benchmarks/pools.py).
     "aiohttp": (["httpx-aiohttp"], "pool-patch"),
-    # uvloop, which Granian's "auto" loop picks when it is installed.
-    "uvloop": (["uvloop"], ""),
 }
 
 
