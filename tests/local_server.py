@@ -13,7 +13,7 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 Writer = asyncio.StreamWriter
 Handler = Callable[[Writer], Awaitable[None]]
@@ -72,20 +72,21 @@ def stall(first: bytes, length: int) -> Handler:
     return send
 
 
-class LocalServer:
-    """An HTTP/1.1 server on 127.0.0.1 in the running loop; `routes` maps paths to handlers."""
+class Listener:
+    """A server on a free port of 127.0.0.1 in the running loop; subclasses define `_serve`.
 
-    def __init__(self, routes: dict[str, Handler], tls: ssl.SSLContext | None = None) -> None:
-        self.routes = routes
+    Leaving the `async with` cancels the connections still open and waits for them.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.tls = tls
-        self.seen: list[Seen] = []
         self.connections = 0
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def __aenter__(self) -> LocalServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -97,25 +98,44 @@ class LocalServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
 
+    async def _accept(self, reader: asyncio.StreamReader, writer: Writer) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        except asyncio.CancelledError:
+            # The test is over (`__aexit__`). Ending normally, not cancelled: asyncio
+            # 3.11's callback on a connection task logs an error for a cancelled one.
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: Writer) -> None:
+        raise NotImplementedError
+
+
+class LocalServer(Listener):
+    """An HTTP/1.1 server on 127.0.0.1 in the running loop; `routes` maps paths to handlers."""
+
+    def __init__(self, routes: dict[str, Handler], tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
+        self.routes = routes
+        self.seen: list[Seen] = []
+
     def url(self, path: str, scheme: str = "http", host: str = "127.0.0.1") -> str:
         return f"{scheme}://{host}:{self.port}{path}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: Writer) -> None:
         self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            line, *fields = head.decode("latin-1").split("\r\n")
-            method, path, _ = line.split(" ", 2)
-            headers = [tuple(f.split(": ", 1)) for f in fields if f]
-            self.seen.append(Seen(method, path, [(k, v) for k, v in headers]))
-            await self.routes.get(path, response(404))(writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
+        head = await reader.readuntil(b"\r\n\r\n")
+        line, *fields = head.decode("latin-1").split("\r\n")
+        method, path, _ = line.split(" ", 2)
+        headers = [tuple(f.split(": ", 1)) for f in fields if f]
+        self.seen.append(Seen(method, path, [(k, v) for k, v in headers]))
+        await self.routes.get(path, response(404))(writer)
 
 
 class ThreadedServer:

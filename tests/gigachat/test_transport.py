@@ -20,6 +20,7 @@ import pytest
 from gpt2giga.gigachat.connection import HIGH_WATER
 from gpt2giga.gigachat.transport import FINISH_BYTES, Origin, Transport
 from tests.certs import self_signed
+from tests.local_server import Listener
 
 
 def ok(body: bytes, *fields: str) -> bytes:
@@ -65,29 +66,13 @@ class Peer:
 Script = Callable[[Peer], Awaitable[None]]
 
 
-class Server:
+class Server(Listener):
     """A raw HTTP/1.1 server on a free port of 127.0.0.1; `script` runs once per connection."""
 
     def __init__(self, script: Script, tls: ssl.SSLContext | None = None) -> None:
-        self.script, self.tls = script, tls
-        self.connections = 0
+        super().__init__(tls)
+        self.script = script
         self.seen: list[tuple[int, bytes]] = []  # (connection number, the raw request)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def __aenter__(self) -> Server:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
 
     def url(self, path: str = "/", scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
@@ -97,21 +82,9 @@ class Server:
         return [(n, raw.split(b" ", 2)[1].decode()) for n, raw in self.seen]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         peer = Peer(self, reader, writer)
         self.connections += 1
-        try:
-            await self.script(peer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        except asyncio.CancelledError:
-            # The test is over (`__aexit__`). Ending normally, not cancelled: asyncio
-            # 3.11's callback on a connection task logs an error for a cancelled one.
-            pass
-        finally:
-            writer.close()
+        await self.script(peer)
 
 
 async def keep_answering(peer: Peer) -> None:
