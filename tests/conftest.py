@@ -17,7 +17,7 @@ from gpt2giga.app import App
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
-from gpt2giga.gigachat.reader import hub_chunk
+from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
 
 BASE = "https://giga.test/api/v1"
@@ -233,3 +233,10 @@ def recorded(name: str) -> list[giga.ChatCompletionChunk]:
             break
         chunks.append(hub_chunk(name.endswith("_v1"), event, data))
     return chunks
+
+
+async def chunks_of(stream: UpstreamStream) -> AsyncIterator[giga.ChatCompletionChunk]:
+    """A stream's chunks one by one; the gateway itself reads them a network read at a time."""
+    async for batch in stream.batches():
+        for chunk in batch:
+            yield chunk

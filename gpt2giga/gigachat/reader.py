@@ -8,7 +8,7 @@ chunk's time and the final usage go on the request's exchange.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from time import perf_counter
 from typing import Any
 
@@ -63,15 +63,6 @@ class UpstreamStream:
         self._abort: errors.GatewayError | None = None
         if owner is not None:
             owner.add(self)
-
-    async def __aiter__(self) -> AsyncIterator[giga.ChatCompletionChunk]:
-        batches = self.batches()
-        try:
-            async for batch in batches:
-                for chunk in batch:
-                    yield chunk
-        finally:
-            await batches.aclose()
 
     async def batches(self) -> AsyncGenerator[list[giga.ChatCompletionChunk], None]:
         """The chunks of each upstream read together, so that each read becomes one

@@ -44,6 +44,7 @@ from tests.conftest import (
     FILES,
     V1_CHAT,
     V2_CHAT,
+    chunks_of,
     form_fields,
     make_settings,
     no_sleep,
@@ -609,7 +610,7 @@ async def test_streams_are_retried_before_they_are_returned(
     )
     sleeps: list[float] = []
     stream = await clients(sleeps, GIGACHAT_MAX_RETRIES="2").stream(HI, "v2")
-    chunks = [chunk async for chunk in stream]
+    chunks = [chunk async for chunk in chunks_of(stream)]
     await stream.aclose()
     assert [(c.event, c.finish_reason) for c in chunks] == [("response.message.done", "stop")]
     assert chat.call_count == 3
@@ -626,7 +627,7 @@ async def test_a_returned_stream_is_never_sent_again(
     )
     sleeps: list[float] = []
     stream = await clients(sleeps, GIGACHAT_MAX_RETRIES="2").stream(HI, "v2")
-    chunks = aiter(stream)
+    chunks = chunks_of(stream)
     assert (await anext(chunks)).event == "response.message.delta"
     with pytest.raises(errors.UpstreamError) as caught:
         await anext(chunks)
@@ -887,7 +888,7 @@ def text_message(text: str) -> list[giga.ChatMessage]:
 async def collect(client: GigaChatClient, contract: str) -> list[giga.ChatCompletionChunk]:
     stream = await client.stream(HI, contract)  # type: ignore[arg-type]
     try:
-        return [chunk async for chunk in stream]
+        return [chunk async for chunk in chunks_of(stream)]
     finally:
         await stream.aclose()
 
@@ -996,7 +997,7 @@ async def test_a_stream_that_breaks_midway_raises_from_iteration(
         side_effect=[httpx.Response(200, headers=SSE, stream=Broken(first, exc))]
     )
     stream = await clients().stream(HI, "v1")
-    chunks = aiter(stream)
+    chunks = chunks_of(stream)
     assert (await anext(chunks)).messages == text_message("Hel")
     with pytest.raises(error) as caught:
         await anext(chunks)

@@ -43,7 +43,7 @@ from gigachat.models.tools import TokensCount
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat, app_from_env
 from gpt2giga.gigachat.fake_model import answer, example_for
-from tests.conftest import make_client, make_settings
+from tests.conftest import chunks_of, make_client, make_settings
 
 BASE = "https://giga.test/api/v1"
 OAUTH = "https://giga.test/api/v2/oauth"
@@ -1116,7 +1116,7 @@ async def test_the_gateway_client_and_the_fake_agree() -> None:
             resp = await client.chat(req, contract)  # type: ignore[arg-type]
             assert resp.finish_reason == "stop"
             stream = await client.stream(req, contract)  # type: ignore[arg-type]
-            chunks = [c async for c in stream]
+            chunks = [c async for c in chunks_of(stream)]
             await stream.aclose()
             assert chunks[-1].event == "response.message.done"
             assert chunks[-1].usage is not None
