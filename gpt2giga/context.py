@@ -7,7 +7,6 @@ as their first argument. No globals: tests build their own.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
 
@@ -55,12 +54,6 @@ class ModelCatalog:
         return next((m for m in models.data if m.id == model_id), None)
 
 
-def random_hex(size: int) -> str:
-    """`size` random bytes in hex, for response ids: unique, not secret, so the
-    interpreter's generator, not an os.urandom system call per request."""
-    return f"{random.getrandbits(size * 8):0{size * 2}x}"
-
-
 class Context:
     def __init__(
         self,
@@ -68,7 +61,7 @@ class Context:
         upstream: GigaChatClient,
         *,
         clock: Callable[[], float] = time.time,
-        token_hex: Callable[[int], str] = random_hex,
+        token_hex: Callable[[int], str] = exchange.random_hex,
     ) -> None:
         self.settings = settings
         self.upstream = upstream

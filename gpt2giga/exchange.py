@@ -37,12 +37,15 @@ MAX_TRACING_VALUE = 256
 _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 
 
-def new_request_id() -> str:
-    """A random UUID4 in its usual spelling; uuid.uuid4() costs 3 µs, this under 1 µs.
+def random_hex(size: int) -> str:
+    """`size` random bytes in hex, for request and response ids: unique, not secret,
+    so the interpreter's generator, not an os.urandom system call per request."""
+    return f"{random.getrandbits(size * 8):0{size * 2}x}"
 
-    Request ids must be unique, not secret: the interpreter's generator, not an
-    os.urandom system call per request."""
-    h = f"{random.getrandbits(128):032x}"
+
+def new_request_id() -> str:
+    """A random UUID4 in its usual spelling; uuid.uuid4() costs 3 µs, this under 1 µs."""
+    h = random_hex(16)
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import respx
 
-from gpt2giga.exchange import Exchange
+from gpt2giga.exchange import Exchange, new_request_id, random_hex
 from tests.conftest import AUTH, BASE, V1_CHAT, build_app, over
 
 V1_ANSWER = {
@@ -120,3 +120,18 @@ async def test_an_upstream_stream_carries_the_id_too(upstream: respx.MockRouter)
         )
     assert r.headers["x-request-id"] == "s-1"
     assert chat.calls[0].request.headers["x-request-id"] == "s-1"
+
+
+def test_generated_request_ids_are_distinct_uuid4_strings() -> None:
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert (str(parsed), parsed.version, parsed.variant) == (value, 4, uuid.RFC_4122)
+
+
+@pytest.mark.parametrize("size", [1, 12, 16])
+def test_random_hex_spells_size_bytes(size: int) -> None:
+    values = {random_hex(size) for _ in range(50)}
+    assert all(len(v) == 2 * size and int(v, 16) >= 0 for v in values)
+    assert len(values) > 1
