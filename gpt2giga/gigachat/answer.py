@@ -14,7 +14,6 @@ import re
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.contract import state_id
 from gpt2giga.gigachat.request import Prepared, from_giga_name
 
 _encode = msgspec.json.Encoder().encode
@@ -85,7 +84,7 @@ def reply(
     raw_calls: list[giga.ChatFunctionCall] = []
     state = None
     for message in resp.messages:
-        parts = _parts(message)
+        parts = message.parts
         if message.role == "reasoning":
             reasoning.extend(p.text for p in parts if p.text)
             continue
@@ -93,12 +92,12 @@ def reply(
         if message.function_call is not None:
             raw_calls.append(message.function_call)
         raw_calls.extend(p.function_call for p in parts if p.function_call is not None)
-        state = state or state_id(message)
-    state = state or state_id(resp)
+        state = state or message.state_id
+    state = state or resp.state_id
     out = Reply(
         text="".join(texts),
         reasoning="".join(reasoning),
-        finish=resp.finish_reason or "stop",
+        finish=finish_reason(resp) or "stop",
         usage=resp.usage or EMPTY_USAGE,
         model=resp.model or "",
     )
@@ -126,13 +125,11 @@ def _final_text(out: Reply, prepared: Prepared) -> None:
             out.finish = "stop"
 
 
-def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
-    content = message.content
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [giga.ChatContentPart(text=content)]
-    return content
+def finish_reason(answer: giga.ChatCompletionResponse | giga.ChatCompletionChunk) -> str | None:
+    """The answer's finish reason: the SDK has one on the answer and one on each message."""
+    if answer.finish_reason is not None:
+        return answer.finish_reason
+    return next((m.finish_reason for m in answer.messages or () if m.finish_reason), None)
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
@@ -216,6 +213,8 @@ class ChunkReader:
         self._calls = 0
         self._structured_seen = False
         self._usage: giga.ChatUsage | None = None
+        # GigaChat names a message's role on its first delta only: later ones go on in it.
+        self._role = "assistant"
         self.model = ""
         self.done = False
 
@@ -228,18 +227,21 @@ class ChunkReader:
         if chunk.usage is not None:
             self._usage = chunk.usage
         for message in chunk.messages or ():
-            if self._message(message, state_id(message) or state_id(chunk), pieces):
+            if self._message(message, message.state_id or chunk.state_id, pieces):
                 return pieces
-        if chunk.finish_reason is not None:
-            pieces.extend(self._finish(chunk.finish_reason))
+        finish = finish_reason(chunk)
+        if finish is not None:
+            pieces.extend(self._finish(finish))
         return pieces
 
-    def _message(self, message: giga.ChatMessage, state: str | None, out: list[Piece]) -> bool:
+    def _message(self, message: giga.ChatMessageChunk, state: str | None, out: list[Piece]) -> bool:
         """Append the message's pieces; True when a stop sequence ended the answer."""
+        if message.role is not None:
+            self._role = message.role
         calls = [message.function_call] if message.function_call is not None else []
-        for part in _parts(message):
+        for part in message.parts:
             if part.text:
-                if message.role == "reasoning":
+                if self._role == "reasoning":
                     out.append(ReasoningDelta(part.text))
                 elif self._text(part.text, out):
                     return True

@@ -142,8 +142,8 @@ class GigaChatClient:
             raise errors.UpstreamError("GigaChat sent a malformed answer") from None
         if answer.usage is not None:
             ex = exchange.current()
-            ex.tokens_in += answer.usage.input_tokens
-            ex.tokens_out += answer.usage.output_tokens
+            ex.tokens_in += answer.usage.tokens_in
+            ex.tokens_out += answer.usage.tokens_out
         return answer
 
     async def _slot(self, model: str | None) -> Release:

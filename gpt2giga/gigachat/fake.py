@@ -41,6 +41,7 @@ from gpt2giga.gigachat.fake_model import (
     frames_v1,
     frames_v2,
     state_id,
+    thread_message,
     usage,
     v1_message,
     v1_usage,
@@ -219,7 +220,7 @@ class FakeGigaChat:
         state = state_id(body)
         if thread is not None:
             # The thread keeps what the model read and what it said, not its reasoning.
-            self.threads[thread] = [*req.messages, *v2_messages(ans, state)[-1:]]
+            self.threads[thread] = [*req.messages, thread_message(ans, state)]
         if self.config.ttfb_ms:
             await asyncio.sleep(self.config.ttfb_ms / 1000)
         if not stream:

@@ -220,28 +220,44 @@ def usage(ans: Answer) -> giga.ChatUsage:
     )
 
 
-def v2_messages(ans: Answer, state: str, text: str | None = None) -> list[giga.ChatMessage]:
+def v2_messages(ans: Answer, state: str) -> list[giga.ChatAnswerMessage]:
     messages = []
     if ans.reasoning:
         messages.append(
-            giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)])
+            giga.ChatAnswerMessage(
+                role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)]
+            )
         )
-    parts = [giga.ChatContentPart(text=ans.text if text is None else text)] if ans.text else []
-    parts += [giga.ChatContentPart(function_call=c) for c in ans.calls]
     messages.append(
-        giga.ChatMessage(
-            role="assistant", content=parts, tool_state_id=state if ans.calls else None
+        giga.ChatAnswerMessage(
+            role="assistant", content=_parts(ans), tool_state_id=state if ans.calls else None
         )
     )
     return messages
 
 
+def thread_message(ans: Answer, state: str) -> giga.ChatMessage:
+    """The answer as a thread keeps it: what the model said, not its reasoning."""
+    parts = [p for p in _parts(ans) if not isinstance(p, str)]
+    return giga.ChatMessage(
+        role="assistant", content=parts, tools_state_id=state if ans.calls else None
+    )
+
+
+def _parts(ans: Answer) -> list[giga.ChatContentPart | str]:
+    parts: list[giga.ChatContentPart | str] = (
+        [giga.ChatContentPart(text=ans.text)] if ans.text else []
+    )
+    parts += [giga.ChatContentPart(function_call=c) for c in ans.calls]
+    return parts
+
+
 def v1_usage(ans: Answer) -> giga.UsageV1:
     u = usage(ans)
     return giga.UsageV1(
-        prompt_tokens=u.input_tokens,
-        completion_tokens=u.output_tokens,
-        total_tokens=u.total_tokens,
+        prompt_tokens=u.tokens_in,
+        completion_tokens=u.tokens_out,
+        total_tokens=u.tokens_total,
         precached_prompt_tokens=0,
     )
 
@@ -354,14 +370,18 @@ def frames_v2(ans: Answer, model: str, state: str, thread: str | None = None) ->
 
     frames = []
     if ans.reasoning:
-        msg = giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)])
+        msg = giga.ChatMessageChunk(
+            role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)]
+        )
         frames.append(event("response.message.delta", messages=[msg]))
     for piece in pieces(ans.text) if ans.text else []:
-        msg = giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text=piece)])
+        msg = giga.ChatMessageChunk(role="assistant", content=[giga.ChatContentPart(text=piece)])
         frames.append(event("response.message.delta", messages=[msg]))
     if ans.calls:
-        parts = [giga.ChatContentPart(function_call=c) for c in ans.calls]
-        msg = giga.ChatMessage(role="assistant", content=parts, tool_state_id=state)
+        parts: list[giga.ChatContentPart | str] = [
+            giga.ChatContentPart(function_call=c) for c in ans.calls
+        ]
+        msg = giga.ChatMessageChunk(role="assistant", content=parts, tool_state_id=state)
         frames.append(event("response.message.delta", messages=[msg]))
     frames.append(event("response.message.done", finish_reason=ans.finish, usage=usage(ans)))
     return frames

@@ -118,8 +118,8 @@ class UpstreamStream:
     def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
         chunk = hub_chunk(self._v1, event, data)
         if chunk.usage is not None:
-            self._exchange.tokens_in = chunk.usage.input_tokens
-            self._exchange.tokens_out = chunk.usage.output_tokens
+            self._exchange.tokens_in = chunk.usage.tokens_in
+            self._exchange.tokens_out = chunk.usage.tokens_out
         return chunk
 
     async def aclose(self) -> None:

@@ -881,8 +881,8 @@ V2_SSE = (
 )
 
 
-def text_message(text: str) -> list[giga.ChatMessage]:
-    return [giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text=text)])]
+def text_message(text: str) -> list[giga.ChatMessageChunk]:
+    return [giga.ChatMessageChunk(role="assistant", content=[giga.ChatContentPart(text=text)])]
 
 
 async def collect(client: GigaChatClient, contract: str) -> list[giga.ChatCompletionChunk]:

@@ -760,12 +760,12 @@ def test_calls_come_back_under_the_clients_names() -> None:
 def test_builtin_tool_runs_become_their_own_items() -> None:
     source = giga.ChatInlineData(sources={"1": giga.ChatSource(url="https://a.example", title="A")})
     messages = [
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant",
             content=[giga.ChatContentPart(text="Found.", inline_data=source)],
             tool_execution=giga.ChatToolExecution(name="web_search", status="success"),
         ),
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant", tool_execution=giga.ChatToolExecution(name="image_generate")
         ),
     ]
@@ -781,7 +781,7 @@ def test_builtin_tool_runs_become_their_own_items() -> None:
 
 def test_censored_or_failed_runs_are_failed() -> None:
     messages = [
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant",
             tool_execution=giga.ChatToolExecution(name="web_search", censored=True),
         )
