@@ -231,7 +231,9 @@ def recorded(name: str) -> list[giga.ChatCompletionChunk]:
     for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
         if data == sse.DONE:
             break
-        chunks.append(hub_chunk(name.endswith("_v1"), event, data))
+        chunk = hub_chunk(name.endswith("_v1"), event, data)
+        if chunk is not None:
+            chunks.append(chunk)
     return chunks
 
 

@@ -26,7 +26,7 @@ from gpt2giga.gigachat.upstream import exc_name, status_error
 
 log = logging.getLogger("gpt2giga.gigachat")
 
-_decode_token = msgspec.json.Decoder(giga.AccessToken).decode
+_decode_token = msgspec.json.Decoder(giga.AccessToken, strict=False).decode
 
 
 class Credentials(msgspec.Struct, frozen=True):
