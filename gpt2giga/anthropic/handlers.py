@@ -50,7 +50,6 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
         return StreamResponse(chunks, headers)
     resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
     reply = answer.reply(resp, prepared, "toolu_", message_id.removeprefix("msg_"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     return Response(_encode(translate.from_giga(reply, message_id)), headers=headers)
 
 

@@ -57,7 +57,6 @@ async def generate_content(ctx: Context, request: Request) -> Response:
     response_id = ctx.new_id("")
     resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
     reply = answer.reply(resp, prepared, translate.CALL_PREFIX, response_id)
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     body = translate.from_giga(reply, response_id, translate.wants_thoughts(req))
     return Response(_encode(body), headers=ignored_header(prepared.ignored))
 

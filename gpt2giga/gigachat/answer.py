@@ -99,7 +99,8 @@ def reply(
         reasoning="".join(reasoning),
         finish=finish_reason(resp) or "stop",
         usage=resp.usage or EMPTY_USAGE,
-        model=resp.model or "",
+        # v2 answers may leave `model` out: the model asked for answered.
+        model=resp.model or prepared.request.model or "",
     )
     calls: list[Call] = []
     for call in raw_calls:

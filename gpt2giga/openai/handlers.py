@@ -43,7 +43,6 @@ async def chat_completions(ctx: Context, request: Request) -> Response | StreamR
         return StreamResponse(sse.relay(upstream, translator, stream.frame), headers)
     resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
     reply = answer.reply(resp, prepared, "call_", completion_id.removeprefix("chatcmpl-"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     return Response(_encode(translate.from_giga(reply, completion_id, created)), headers=headers)
 
 

@@ -46,7 +46,6 @@ async def create(ctx: Context, request: Request) -> Response | StreamResponse:
         return StreamResponse(_relay(ctx, upstream, translator, turn), headers)
     resp = await _chat(ctx, turn, opts.contract, auth)
     reply = answer.reply(resp, turn.prepared, "call_", response_id.removeprefix("resp_"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     runs = output.tool_runs(resp.tool_execution, resp.messages)
     body = _encode(output.from_giga(reply, runs, base, turn.names, ctx.new_id))
     if turn.store:
