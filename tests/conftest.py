@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import msgspec
 import pytest
 import respx
+from hypothesis import HealthCheck, settings
 
 from gpt2giga import config, sse
 from gpt2giga.app import App
@@ -19,6 +21,22 @@ from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
+
+# Property tests: random locally, the same examples on every CI run (CI=true), never a
+# deadline (a shared CI machine is slow at times), no example database in the work tree.
+# HYPOTHESIS_PROFILE=deep runs many more examples, to hunt for bugs by hand.
+_PROPERTIES: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
+settings.register_profile("dev", max_examples=100, **_PROPERTIES)
+settings.register_profile("ci", max_examples=100, derandomize=True, **_PROPERTIES)
+settings.register_profile("deep", max_examples=3000, **_PROPERTIES)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"
