@@ -79,51 +79,35 @@ class Reply(msgspec.Struct, kw_only=True):
 def reply(
     resp: giga.ChatCompletionResponse, prepared: Prepared, id_prefix: str, fallback_id: str
 ) -> Reply:
-    texts: list[str] = []
-    reasoning: list[str] = []
-    raw_calls: list[giga.ChatFunctionCall] = []
-    state = None
-    for message in resp.messages:
-        parts = message.parts
-        if message.role == "reasoning":
-            reasoning.extend(p.text for p in parts if p.text)
-            continue
-        texts.extend(p.text for p in parts if p.text)
-        if message.function_call is not None:
-            raw_calls.append(message.function_call)
-        raw_calls.extend(p.function_call for p in parts if p.function_call is not None)
-        state = state or message.state_id
-    state = state or resp.state_id
-    out = Reply(
-        text="".join(texts),
-        reasoning="".join(reasoning),
-        finish=finish_reason(resp) or "stop",
-        usage=resp.usage or EMPTY_USAGE,
-        # v2 answers may leave `model` out: the model asked for answered.
-        model=resp.model or prepared.request.model or "",
+    """The whole answer read as one stream chunk: the same rules, in the same order.
+
+    A stop sequence ends the answer where it occurs (a later call is never
+    made), a structured answer's JSON falls in place among the text, and a
+    call is a call whichever message carries it.
+    """
+    messages: list[giga.ChatMessageChunk] = [*resp.messages]
+    whole = giga.ChatCompletionChunk(
+        messages=messages,
+        finish_reason=finish_reason(resp) or "stop",
+        usage=resp.usage,
+        tools_state_id=resp.state_id,
     )
-    calls: list[Call] = []
-    for call in raw_calls:
-        if prepared.structured is not None and call.name == prepared.structured:
-            out.text += arguments_text(call.arguments)
-            continue
-        name = from_giga_name(call.name)
-        calls.append(Call(call_id(id_prefix, state, len(calls), fallback_id), name, call.arguments))
-    out.calls = calls
-    if raw_calls and not calls and out.finish == "function_call":
-        out.finish = "stop"
-    _final_text(out, prepared)
+    # v2 answers may leave `model` out: the model asked for answered.
+    out = Reply(model=resp.model or prepared.request.model or "")
+    for piece in ChunkReader(prepared, id_prefix, fallback_id).feed(whole):
+        if isinstance(piece, TextDelta):
+            out.text += piece.text
+        elif isinstance(piece, ReasoningDelta):
+            out.reasoning += piece.text
+        elif isinstance(piece, Call):
+            out.calls.append(piece)
+        else:
+            out.finish, out.usage, out.stop_sequence = (
+                piece.reason,
+                piece.usage,
+                piece.stop_sequence,
+            )
     return out
-
-
-def _final_text(out: Reply, prepared: Prepared) -> None:
-    """The client's JSON unwrapped, then cut at the first stop sequence."""
-    if prepared.unwrap is not None and out.text:
-        out.text = unwrap(out.text, prepared.unwrap)
-    if prepared.stops and out.text:
-        out.text, out.stop_sequence = cut_at_stop(out.text, prepared.stops)
-        if out.stop_sequence is not None:
-            out.finish = "stop"
 
 
 def finish_reason(answer: giga.ChatCompletionResponse | giga.ChatCompletionChunk) -> str | None:
@@ -236,27 +220,28 @@ class ChunkReader:
         return pieces
 
     def _message(self, message: giga.ChatMessageChunk, state: str | None, out: list[Piece]) -> bool:
-        """Append the message's pieces; True when a stop sequence ended the answer."""
+        """Append the message's pieces in order; True when a stop sequence ended the answer."""
         if message.role is not None:
             self._role = message.role
-        calls = [message.function_call] if message.function_call is not None else []
         for part in message.parts:
             if part.text:
                 if self._role == "reasoning":
                     out.append(ReasoningDelta(part.text))
                 elif self._text(part.text, out):
                     return True
-            if part.function_call is not None:
-                calls.append(part.function_call)
-        for call in calls:
-            if self._structured is not None and call.name == self._structured:
-                self._structured_seen = True
-                if self._text(arguments_text(call.arguments), out):
-                    return True
-                continue
-            cid = call_id(self._prefix, state, self._calls, self._fallback)
-            out.append(Call(cid, from_giga_name(call.name), call.arguments))
-            self._calls += 1
+            if part.function_call is not None and self._call(part.function_call, state, out):
+                return True
+        call = message.function_call
+        return call is not None and self._call(call, state, out)
+
+    def _call(self, call: giga.ChatFunctionCall, state: str | None, out: list[Piece]) -> bool:
+        """A call, or the structured answer's JSON as text; True as `_message`."""
+        if self._structured is not None and call.name == self._structured:
+            self._structured_seen = True
+            return self._text(arguments_text(call.arguments), out)
+        cid = call_id(self._prefix, state, self._calls, self._fallback)
+        out.append(Call(cid, from_giga_name(call.name), call.arguments))
+        self._calls += 1
         return False
 
     def _text(self, text: str, out: list[Piece]) -> bool:

@@ -205,6 +205,41 @@ def test_reply_applies_stop_sequences(
     assert (out.text, out.stop_sequence, out.finish) == (cut, matched, finish)
 
 
+# Found by the conformance property tests: a whole answer told clients something other
+# than the same answer streamed. The whole answer is now read by the stream's rules.
+
+
+def test_reply_stop_sequence_ends_the_answer_before_a_later_call() -> None:
+    resp = response(
+        message("assistant", part("0 then")),
+        message("assistant", part(name="get_weather", city="Paris"), state=STATE),
+        finish="function_call",
+    )
+    out = read(resp, prepared(stops=["0"]))
+    streamed = stream([chunk(*resp.messages, finish="function_call")], prepared(stops=["0"]))
+    assert (out.text, out.calls, out.finish, out.stop_sequence) == ("", [], "stop", "0")
+    assert streamed == [finish("stop", stop="0", usage=giga.ChatUsage())]
+
+
+def test_reply_a_call_on_a_reasoning_message_is_still_a_call() -> None:
+    resp = response(
+        message("reasoning", part("Let me look."), part(name="get_weather", city="Paris")),
+        finish="function_call",
+    )
+    out = read(resp)
+    assert out.reasoning == "Let me look."
+    assert out.calls == [Call("call_fallback1", "get_weather", {"city": "Paris"})]
+
+
+def test_reply_structured_json_falls_in_place_among_the_text() -> None:
+    resp = response(
+        message("assistant", part("Here: "), part(name="answer", a=1), part(" done.")),
+        finish="function_call",
+    )
+    out = read(resp, prepared(structured="answer"))
+    assert (out.text, out.finish) == ('Here: {"a":1} done.', "stop")
+
+
 def test_reply_without_usage_or_messages() -> None:
     out = read(response(usage=None))
     assert (out.text, out.calls, out.usage) == ("", [], giga.ChatUsage())
