@@ -10,6 +10,7 @@ reserved function names mapped back. `Reply` reads a whole answer;
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
@@ -51,11 +52,32 @@ def unwrap(text: str, key: str) -> str:
     return _encode(value[key]).decode() if isinstance(value, dict) and key in value else text
 
 
-def arguments_text(arguments: object) -> str:
-    """GigaChat returns function arguments as an object; clients want JSON text."""
+def arguments_object(arguments: object) -> dict[str, Any]:
+    """GigaChat's function arguments as the JSON object every client's tool call carries.
+
+    GigaChat sends an object, but the SDK takes anything: JSON text is read,
+    blank or null means no arguments, and anything else (a list, a number,
+    text that is no JSON) is kept under `value`.
+    """
     if isinstance(arguments, str):
-        return arguments
-    return _encode(arguments if arguments is not None else {}).decode()
+        try:
+            arguments = _decode(arguments) if arguments.strip() else None
+        except msgspec.DecodeError:
+            return {"value": arguments}
+    if arguments is None:
+        return {}
+    return arguments if isinstance(arguments, dict) else {"value": arguments}
+
+
+def arguments_text(arguments: object) -> str:
+    """The same object as JSON text (OpenAI); JSON object text GigaChat sent stays as sent."""
+    if isinstance(arguments, str) and arguments.lstrip().startswith("{"):
+        try:
+            if isinstance(_decode(arguments), dict):
+                return arguments
+        except msgspec.DecodeError:
+            pass
+    return _encode(arguments_object(arguments)).decode()
 
 
 class Call(msgspec.Struct, frozen=True):

@@ -867,7 +867,9 @@ def test_stop_reason(finish: str, stop: str | None, called: bool, reason: str) -
     ],
 )
 def test_tool_input_is_always_an_object(arguments: Any, expected: Any) -> None:
-    assert translate.tool_input(arguments) == expected
+    reply = answer.Reply(calls=[answer.Call("toolu_1", "f", arguments)])
+    (block,) = translate.from_giga(reply, "msg_1").content
+    assert isinstance(block, ant.ToolUseOut) and block.input == expected
 
 
 # --- errors ----------------------------------------------------------------------------

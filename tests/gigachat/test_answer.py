@@ -108,10 +108,24 @@ def test_state_of_ids_without_a_state(client_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("arguments", "text"),
-    [({"a": 1}, '{"a":1}'), ('{"a":1}', '{"a":1}'), (None, "{}"), ([1, "x"], '[1,"x"]')],
+    [
+        ({"a": 1}, '{"a":1}'),
+        ('{"a": 1}', '{"a": 1}'),  # JSON object text stays as GigaChat sent it
+        (None, "{}"),
+        # Found by the conformance property tests: OpenAI clients got "" (no JSON at all)
+        # or a list where Anthropic and Gemini clients got an object.
+        ("", "{}"),
+        ("  ", "{}"),
+        ("null", "{}"),
+        ([1, "x"], '{"value":[1,"x"]}'),
+        ('[1, "x"]', '{"value":[1,"x"]}'),
+        ("not json", '{"value":"not json"}'),
+        ('{"cut": ', '{"value":"{\\"cut\\": "}'),
+    ],
 )
-def test_arguments_text(arguments: object, text: str) -> None:
+def test_arguments_text_is_the_json_object_every_client_gets(arguments: object, text: str) -> None:
     assert answer.arguments_text(arguments) == text
+    assert msgspec.json.decode(text) == answer.arguments_object(arguments)
 
 
 # --- reply --------------------------------------------------------------------------------
