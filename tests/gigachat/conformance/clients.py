@@ -57,9 +57,10 @@ class Outcome(NamedTuple):
 
     text: str
     reasoning: str | None  # None where the dialect does not show it
-    calls: list[str]
+    calls: list[tuple[str, Any]]  # name and arguments, as the client has them (text or object)
     model: str
     failed: str | None  # the error message, when the answer ended as an error
+    usage: tuple[int, int] | None = None  # tokens in and out, where the client is told them
 
 
 class Options(NamedTuple):
@@ -109,13 +110,22 @@ def _or_error(path: Callable[[], Outcome]) -> Outcome:
         return Outcome("", None, [], "", err.message)
 
 
+def _chat_calls(message: Any) -> list[tuple[str, Any]]:
+    return [
+        (c.function.name, c.function.arguments)
+        for c in (message.tool_calls or ())
+        if getattr(c, "function", None) is not None
+    ]
+
+
 def _chat_whole(reply: answer.Reply) -> Outcome:
     body = _encode(oai_translate.from_giga(reply, "chatcmpl-1", CREATED))
     out = ChatCompletion.model_validate_json(body)
     message = out.choices[0].message
-    calls = [c.function.name for c in message.tool_calls or () if c.type == "function"]
     reasoning = getattr(message, "reasoning_content", None) or ""
-    return Outcome(message.content or "", reasoning, calls, out.model, None)
+    assert out.usage is not None
+    usage = (out.usage.prompt_tokens, out.usage.completion_tokens)
+    return Outcome(message.content or "", reasoning, _chat_calls(message), out.model, None, usage)
 
 
 def _responses_whole(resp: giga.ChatCompletionResponse, reply: answer.Reply) -> Outcome:
@@ -125,10 +135,15 @@ def _responses_whole(resp: giga.ChatCompletionResponse, reply: answer.Reply) -> 
 
 
 def _response_outcome(out: Response) -> Outcome:
-    calls = [_flat(o.namespace, o.name) for o in out.output if o.type == "function_call"]  # type: ignore[attr-defined]
+    calls = [
+        (_flat(o.namespace, o.name), o.arguments)  # type: ignore[attr-defined]
+        for o in out.output
+        if o.type == "function_call"
+    ]
     reasoning = "".join(s.text for o in out.output if o.type == "reasoning" for s in o.summary)
     failed = out.error.message if out.error is not None else None
-    return Outcome(out.output_text, reasoning, calls, out.model, failed)
+    usage = (out.usage.input_tokens, out.usage.output_tokens) if out.usage else None
+    return Outcome(out.output_text, reasoning, calls, out.model, failed, usage)
 
 
 def _anthropic_whole(reply: answer.Reply) -> Outcome:
@@ -139,8 +154,9 @@ def _anthropic_whole(reply: answer.Reply) -> Outcome:
 def _message_outcome(out: Message) -> Outcome:
     text = "".join(b.text for b in out.content if b.type == "text")
     reasoning = "".join(b.thinking for b in out.content if b.type == "thinking")
-    calls = [b.name for b in out.content if b.type == "tool_use"]
-    return Outcome(text, reasoning, calls, out.model, None)
+    calls = [(b.name, b.input) for b in out.content if b.type == "tool_use"]
+    usage = out.usage.input_tokens + (out.usage.cache_read_input_tokens or 0)
+    return Outcome(text, reasoning, calls, out.model, None, (usage, out.usage.output_tokens))
 
 
 def _gemini_whole(reply: answer.Reply, opts: Options) -> Outcome:
@@ -158,9 +174,15 @@ def _gemini_outcome(chunks: list[gtypes.GenerateContentResponse], failed: str | 
         for p in cand.content.parts or ()
     ]
     text = "".join(p.text for p in parts if p.text is not None and not p.thought)
-    calls = [p.function_call.name or "" for p in parts if p.function_call is not None]
+    calls = [
+        (p.function_call.name or "", p.function_call.args)
+        for p in parts
+        if p.function_call is not None
+    ]
     model = next((c.model_version for c in reversed(chunks) if c.model_version), "")
-    return Outcome(text, None, calls, model, failed)
+    meta = next((c.usage_metadata for c in reversed(chunks) if c.usage_metadata), None)
+    usage = (meta.prompt_token_count or 0, meta.candidates_token_count or 0) if meta else None
+    return Outcome(text, None, calls, model, failed, usage)
 
 
 # --- streams ---------------------------------------------------------------------------------
@@ -216,10 +238,12 @@ def _chat_stream(body: bytes) -> Outcome:
     if failed is None:
         assert choices[0].finish_reason is not None, "a finished stream says why"
     message = choices[0].message if choices else None
-    calls = [c.function.name for c in (message.tool_calls or ()) if c.function] if message else []
+    calls = _chat_calls(message) if message else []
     text = (message.content or "") if message else ""
     reasoning = getattr(message, "reasoning_content", None) or "" if message else ""
-    return Outcome(text, reasoning, calls, snapshot.model, failed)
+    told = snapshot.usage
+    usage = (told.prompt_tokens, told.completion_tokens) if told else None
+    return Outcome(text, reasoning, calls, snapshot.model, failed, usage)
 
 
 def _responses_stream(body: bytes) -> Outcome:
