@@ -196,7 +196,8 @@ def from_giga(
 def assistant_message(reply: answer.Reply) -> giga.ChatMessage:
     """The answer as the next turn sends it back to GigaChat."""
     parts = [giga.ChatContentPart(text=reply.text)] if reply.text or not reply.calls else []
-    parts += [build.call_part(c.name, c.arguments) for c in reply.calls]
+    # GigaChat may answer with JSON text arguments, but reads them only as an object.
+    parts += [build.call_part(c.name, answer.arguments_object(c.arguments)) for c in reply.calls]
     state = next((s for c in reply.calls if (s := answer.state_of(c.id))), None)
     return giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)
 

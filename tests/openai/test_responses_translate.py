@@ -807,6 +807,19 @@ def test_the_record_holds_the_conversation_for_the_next_turn() -> None:
     assert output.record(turn(V1, None, input="x"), r, b"", "t").thread_id is None
 
 
+@pytest.mark.parametrize("arguments", ['{"city": "Oslo"}', {"city": "Oslo"}])
+def test_the_next_turn_sends_gigachat_arguments_as_an_object_however_they_came(
+    arguments: object,
+) -> None:
+    # Met by the fake GigaChat sending arguments as JSON text (the SDK's `Any`): the
+    # stored turn sent that text back, where GigaChat reads a function call's
+    # arguments as an object.
+    t = turn(V2, None, input="weather?", store=True)
+    r = reply(calls=[answer.Call(f"call_{STATE}", "get_weather", arguments)])
+    stored = output.record(t, r, b"{}", None)
+    assert plain(stored.messages)[-1]["content"] == [call("get_weather", {"city": "Oslo"})]
+
+
 def test_failed_response_carries_an_sdk_error_code() -> None:
     for err, code in [
         (errors.RateLimited("slow down"), "rate_limit_exceeded"),
