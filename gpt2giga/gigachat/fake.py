@@ -34,22 +34,17 @@ import msgspec
 
 from gpt2giga.gigachat import contract, files
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.fake_model import (
-    MODEL_VERSION,
-    Answer,
-    answer,
+from gpt2giga.gigachat.fake_frames import (
+    FULL,
     frames_v1,
     frames_v2,
-    state_id,
+    sdk_check,
+    shape_for,
     thread_message,
-    usage,
-    v1_message,
-    v1_usage,
-    v2_from_v1,
-    v2_messages,
-    vector,
-    words,
+    v1_answer,
+    v2_answer,
 )
+from gpt2giga.gigachat.fake_model import answer, state_id, v2_from_v1, vector, words
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -81,6 +76,10 @@ class FakeConfig(msgspec.Struct, kw_only=True):
     ttfb_ms: float = 0.0
     chunk_ms: float = 0.0
     validate: bool = False
+    # Vary each answer's shape within what the SDK allows (`fake_frames.Shape`), by the
+    # request's bytes and this seed; False sends every optional field, always alike.
+    vary: bool = True
+    seed: int = 0
 
 
 class FakeError(Exception):
@@ -221,10 +220,18 @@ class FakeGigaChat:
         if thread is not None:
             # The thread keeps what the model read and what it said, not its reasoning.
             self.threads[thread] = [*req.messages, thread_message(ans, state)]
+        shape = shape_for(body, self.config.seed) if self.config.vary else FULL
         if self.config.ttfb_ms:
             await asyncio.sleep(self.config.ttfb_ms / 1000)
         if not stream:
-            return await _json(send, self._complete(ans, model, state, contract_, thread))
+            whole = (
+                v1_answer(ans, model, state, shape)
+                if contract_ == "v1"
+                else v2_answer(ans, model, state, thread, shape)
+            )
+            if self.config.validate:
+                sdk_check([_encode(whole)], contract_, stream=False)
+            return await _json(send, whole)
         await send(
             {
                 "type": "http.response.start",
@@ -236,10 +243,12 @@ class FakeGigaChat:
             }
         )
         frames = (
-            frames_v1(ans, model, state)
+            frames_v1(ans, model, state, shape)
             if contract_ == "v1"
-            else frames_v2(ans, model, state, thread)
+            else frames_v2(ans, model, state, thread, shape)
         )
+        if self.config.validate:
+            sdk_check(frames, contract_, stream=True)
         for n, frame in enumerate(frames):
             if n and self.config.chunk_ms:
                 await asyncio.sleep(self.config.chunk_ms / 1000)
@@ -267,30 +276,6 @@ class FakeGigaChat:
         if past is None:
             raise FakeError(404, "Thread not found")
         return msgspec.structs.replace(req, messages=[*past, *req.messages]), thread
-
-    @staticmethod
-    def _complete(
-        ans: Answer, model: str, state: str, contract_: str, thread: str | None = None
-    ) -> Any:
-        now = int(time.time())
-        if contract_ == "v1":
-            return giga.ChatCompletionV1(
-                choices=[
-                    giga.ChoiceV1(message=v1_message(ans, state), index=0, finish_reason=ans.finish)
-                ],
-                created=now,
-                model=model + MODEL_VERSION,
-                usage=v1_usage(ans),
-                object="chat.completion",
-            )
-        return giga.ChatCompletionResponse(
-            model=model + MODEL_VERSION,
-            created_at=now,
-            messages=v2_messages(ans, state),
-            thread_id=thread,
-            finish_reason=ans.finish,
-            usage=usage(ans),
-        )
 
     def _sdk_validate(self, body: bytes, contract_: str) -> None:
         from gigachat.models.chat import Chat
