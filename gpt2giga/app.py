@@ -31,7 +31,7 @@ from gpt2giga.asgi import (
     send_full,
     send_stream,
 )
-from gpt2giga.config import Settings, auth_required
+from gpt2giga.config import ConfigError, Settings, auth_required
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
@@ -50,6 +50,7 @@ from gpt2giga.state.limits import Limits
 
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
+    from gpt2giga.observe.postgres import Database
 
 log = logging.getLogger("gpt2giga")
 
@@ -150,7 +151,8 @@ class App:
         self._api_key = p.api_key.value.encode() if auth_required(settings) and p.api_key else None
         self.drain = Drain(p.shutdown_timeout_seconds)
         self.metrics = _metrics(settings) if p.metrics_enabled else None
-        self.observers = Observers(settings, self.metrics)
+        self.database = _database(settings)
+        self.observers = Observers(settings, self.metrics, self.database)
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
@@ -212,7 +214,9 @@ class App:
 
     async def shutdown(self) -> None:
         if self.observers.traffic is not None:
-            await asyncio.to_thread(self.observers.traffic.stop)
+            await self.observers.traffic.stop()
+        if self.database is not None:
+            await self.database.close()
         if self.ring is not None:
             logging.getLogger().removeHandler(self.ring)
         if self.metrics is not None:
@@ -224,6 +228,7 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = Exchange.open(scope["headers"])
+        ex.scope = scope
         token = exchange.CURRENT.set(ex)
         try:
             response = await self._response(scope, receive, ex)
@@ -233,6 +238,8 @@ class App:
                 ex.finished = perf_counter()
                 for observe in self.observers.each:
                     observe(ex)
+                if self.observers.wait is not None:
+                    await self.observers.wait(ex)
         finally:
             exchange.CURRENT.reset(token)
             ex.close()
@@ -264,7 +271,7 @@ class App:
             self.drain.leave(task)
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
-        ex.error = err.kind
+        ex.error, ex.error_message = err.kind, err.message
         return self.error_response(dialect, err)
 
     async def _send(
@@ -338,6 +345,25 @@ def _metrics(settings: Settings) -> Metrics:
     from gpt2giga.observe.metrics import Metrics
 
     return Metrics(settings)
+
+
+def _database(settings: Settings) -> Database | None:
+    """The traffic log's PostgreSQL (the sink and the admin API's store), when one is named.
+
+    The admin API reads it even with the traffic log off: old records stay readable.
+    """
+    p = settings.proxy
+    if "postgres" not in (p.traffic_log_sinks or [p.traffic_log_sink]):
+        return None
+    if not p.traffic_log_postgres_dsn:
+        return None
+    try:  # asyncpg is an optional extra: imported only when it is configured
+        from gpt2giga.observe.postgres import Database
+    except ImportError:
+        raise ConfigError(
+            "GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: needs asyncpg; pip install 'gpt2giga[postgres]'"
+        ) from None
+    return Database(p.traffic_log_postgres_dsn.value)
 
 
 def from_environment() -> App:

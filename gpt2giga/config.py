@@ -108,7 +108,7 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     log_filename: str | None = None
     log_max_size: int = 10 * 1024 * 1024
     log_redact_sensitive: bool = True
-    # --- traffic log: sinks, PostgreSQL, OpenSearch, the admin API (the FastAPI gpt2giga's names) ---
+    # --- traffic log: sinks, PostgreSQL, OpenSearch, admin API (the FastAPI gpt2giga names) ---
     traffic_log_enabled: bool = False
     traffic_log_sink: SinkName = "jsonl"
     # Non-empty: the sinks, in order, instead of `traffic_log_sink` (a mirror setup).

@@ -125,7 +125,12 @@ class Metrics:
             ("dialect", "route", "model"),
         )
         self.traffic_dropped = counter(
-            "gpt2giga_traffic_log_dropped_total", "Traffic-log records dropped: queue full."
+            "gpt2giga_traffic_log_dropped_total",
+            "Traffic-log records lost: queue full, write failed, or left at shutdown.",
+            ("sink", "reason"),
+        )
+        self.traffic_written = counter(
+            "gpt2giga_traffic_log_written_total", "Traffic-log records stored.", ("sink",)
         )
         self.inflight = gauge("gpt2giga_inflight_requests", "GigaChat calls in flight.")
         self.queued = gauge("gpt2giga_model_queue_waiting", "Calls waiting for a model slot.")
@@ -170,8 +175,12 @@ class Metrics:
         if ex.disconnected:
             self.child(self.disconnects, ex.dialect, ex.route, model).inc()
 
-    def dropped(self) -> None:
-        self.traffic_dropped.inc()
+    # sinks.DropHook / WrittenHook: sink names and reasons are a closed set.
+    def traffic_dropped_by(self, sink: str, reason: str, count: int) -> None:
+        self.child(self.traffic_dropped, sink, reason).inc(count)
+
+    def traffic_written_by(self, sink: str, count: int) -> None:
+        self.child(self.traffic_written, sink).inc(count)
 
     # limits.Observer: the model names here are GigaChat's, bounded like the rest.
     def held(self, model: str, delta: int) -> None:
