@@ -11,6 +11,7 @@ reconnect test restarts the database under traffic.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -21,7 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,14 @@ def postgres_dsn(postgres_server: PostgresServer) -> str:
     if postgres_server.proc is None:  # a test that stopped the server left it down
         postgres_server.start()
     return postgres_server.create_database(f"t{os.getpid()}_{next(_counter)}")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    """Poll until `check()` is true: a database has no event to wait on."""
+    deadline = time.monotonic() + within
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within} s")
+        await asyncio.sleep(0.05)
