@@ -206,7 +206,7 @@ class App:
         if self.ring is not None:
             self.drain.on_cut(self.ring.end_readers)
         if self.observers.traffic is not None:
-            self.observers.traffic.start()
+            await self.observers.traffic.start()
         if self.ring is not None:
             logging.getLogger().addHandler(self.ring)
         if self._hook_signals:

@@ -34,6 +34,7 @@ log = logging.getLogger("gpt2giga.traffic")
 # Seconds between attempts at one batch: enough to ride out a database restart.
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
 STOP_TIMEOUT_S = 10.0
+OPEN_TIMEOUT_S = 10.0  # start-up waits this long at most for a sink's database or server
 DROP_LOG_EVERY_S = 10.0  # drops are logged at most this often, with the count since
 _STOP = object()
 
@@ -97,7 +98,21 @@ class SinkQueue:
         self._unlogged = 0
         self._logged_at = float("-inf")
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Open the sink (bounded wait), then start the writer.
+
+        A local file that cannot be opened stops start-up: it is the settings'
+        fault. A database or OpenSearch that is down does not: the writes retry.
+        """
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT_S):
+                await self.sink.open()
+        except Exception as exc:
+            if isinstance(self.sink, JsonlSink):
+                raise
+            log.warning(
+                "traffic log: the %s sink could not start: %s", self.sink.name, describe(exc)
+            )
         self._task = asyncio.create_task(self._run(), name=f"gpt2giga-traffic-{self.sink.name}")
 
     def submit(self, entry: Entry) -> None:
@@ -157,12 +172,6 @@ class SinkQueue:
         return items
 
     async def _run(self) -> None:
-        try:
-            await self.sink.open()
-        except Exception as exc:  # the writes retry what open could not do
-            log.warning(
-                "traffic log: the %s sink could not start: %s", self.sink.name, describe(exc)
-            )
         while True:
             batch, stop = self._take(await self._queue.get())
             if batch:
@@ -254,9 +263,9 @@ class TrafficLog:
         for q in self.queues:
             await q.put(entry)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         for q in self.queues:
-            q.start()
+            await q.start()
 
     async def stop(self) -> None:
         await asyncio.gather(*(q.stop() for q in self.queues))

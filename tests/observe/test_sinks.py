@@ -75,7 +75,7 @@ def queue(sink: Memory, drops: Drops, size: int = 100, batch: int = 3) -> SinkQu
 async def test_batches_keep_the_order_and_stop_writes_everything_queued() -> None:
     sink, drops = Memory(), []
     q = queue(sink, drops)
-    q.start()
+    await q.start()
     for n in range(10):
         q.submit(Entry(exchange(n)))
     await q.stop()
@@ -90,7 +90,7 @@ async def test_a_full_queue_drops_and_counts_instead_of_blocking(
     sink, drops = Memory(), []
     sink.gate = asyncio.Event()
     q = queue(sink, drops, size=2, batch=1)
-    q.start()
+    await q.start()
     q.submit(Entry(exchange(0)))
     await sink.writing.wait()  # the writer hangs on record 0
     with caplog.at_level(logging.WARNING, "gpt2giga.traffic"):
@@ -108,7 +108,7 @@ async def test_a_failing_write_is_retried_then_dropped_and_counted() -> None:
     flaky, broken, drops = Memory("flaky", fail=2), Memory("broken", fail=99), []
     q1, q2 = queue(flaky, drops), queue(broken, drops)
     log = TrafficLog([q1, q2], capture=False, wait=False)
-    log.start()
+    await log.start()
     log.submit(exchange(1))
     await log.stop()
     assert flaky.request_ids == ["req-1"] and flaky.attempts == 3  # two failures, then stored
@@ -122,7 +122,7 @@ async def test_one_hung_sink_holds_up_no_other_sink_and_no_request() -> None:
     hung.gate = asyncio.Event()
     fine_queue = queue(fine, drops)
     log = TrafficLog([queue(hung, drops, size=5), fine_queue], capture=False, wait=False)
-    log.start()
+    await log.start()
     for n in range(20):
         log.submit(exchange(n))  # never waits, whatever the hung sink does
     await asyncio.wait_for(fine_queue.stop(), 5)  # the fine sink finishes while the other hangs
@@ -135,7 +135,7 @@ async def test_one_hung_sink_holds_up_no_other_sink_and_no_request() -> None:
 async def test_both_sinks_get_the_same_record_built_once() -> None:
     a, b, drops = Memory("a"), Memory("b"), []
     log = TrafficLog([queue(a, drops), queue(b, drops)], capture=False, wait=False)
-    log.start()
+    await log.start()
     log.submit(exchange(1))
     await log.stop()
     assert a.batches[0][0] is b.batches[0][0]  # one record, one id in every sink
@@ -146,7 +146,7 @@ async def test_without_drop_on_backpressure_the_request_waits_for_room() -> None
     sink.gate = asyncio.Event()
     q = queue(sink, drops, size=1, batch=1)
     log = TrafficLog([q], capture=False, wait=True)
-    log.start()
+    await log.start()
     await log.put(exchange(0))
     await sink.writing.wait()
     await log.put(exchange(1))  # fills the queue
@@ -163,7 +163,7 @@ async def test_a_sink_stuck_at_stop_loses_only_what_is_left_and_says_so() -> Non
     sink, drops = Memory(), []
     sink.gate = asyncio.Event()
     q = queue(sink, drops, batch=1)
-    q.start()
+    await q.start()
     for n in range(3):
         q.submit(Entry(exchange(n)))
     await sink.writing.wait()
