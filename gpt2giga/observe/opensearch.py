@@ -138,15 +138,19 @@ class OpenSearchSink:
 
     async def write(self, records: list[TrafficRecord]) -> int:
         await self.ensure_template()
-        pending = records
+        pending, refused = records, 0
         for delay in (*ITEM_RETRY_DELAYS, None):
-            pending, refused = await self._bulk(pending)
+            pending, refused_now = await self._bulk(pending)
+            refused += refused_now
             if not pending:
-                return refused
+                break
             if delay is None:
+                log.error(
+                    "traffic log: OpenSearch kept answering 429 for %d record(s)", len(pending)
+                )
                 return refused + len(pending)
             await asyncio.sleep(delay)
-        return 0  # not reached: the last round returns
+        return refused
 
     async def _bulk(self, records: list[TrafficRecord]) -> tuple[list[TrafficRecord], int]:
         """Send one batch: (records to send again, the number refused for good)."""
