@@ -196,6 +196,15 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     return done
 
 
+async def migrate_dsn(dsn: str) -> list[int]:
+    """`gpt2giga migrate`: one connection, the migrations, closed."""
+    conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
 class Purged(NamedTuple):
     deleted: int
     batches: int

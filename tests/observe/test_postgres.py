@@ -4,8 +4,13 @@ bad data refused one row at a time, retention that empties what expired."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import msgspec
@@ -226,3 +231,42 @@ def test_the_migration_sql_keeps_the_contract_names() -> None:
     assert re.search(rf"CREATE TABLE IF NOT EXISTS {TABLE} \(", sql)
     for name in CONTRACT_INDEXES:
         assert f"CREATE INDEX IF NOT EXISTS {name} " in sql
+
+
+def migrate_command(dsn: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
+    if dsn is not None:
+        env["GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "gpt2giga", "migrate"],
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_migrate_command_needs_only_the_dsn_and_is_idempotent(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    first = migrate_command(postgres_dsn, tmp_path)  # no GigaChat credentials anywhere
+    assert (first.returncode, first.stdout.strip()) == (
+        0,
+        f"gpt2giga migrate: schema at version {LATEST} (applied: 1, 2)",
+    )
+    again = migrate_command(postgres_dsn, tmp_path)
+    assert again.stdout.strip().endswith("(applied: none needed)")
+
+
+def test_the_migrate_command_fails_plainly_without_showing_the_password(tmp_path: Path) -> None:
+    unset = migrate_command(None, tmp_path)
+    assert unset.returncode != 0
+    assert "set GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN" in unset.stderr
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    down = migrate_command(f"postgresql://u:pw-sekrit-9@127.0.0.1:{port}/x", tmp_path)
+    assert down.returncode == 1 and "gpt2giga migrate: failed:" in down.stderr
+    assert "pw-sekrit-9" not in down.stderr + down.stdout
