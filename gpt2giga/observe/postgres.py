@@ -35,6 +35,18 @@ PURGE_BATCH = 5_000
 _encode = msgspec.json.Encoder().encode
 
 
+# What "the database cannot be reached right now" looks like, as opposed to a bad query.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
 class Migration(NamedTuple):
     version: int
     name: str
