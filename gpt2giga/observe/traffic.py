@@ -131,9 +131,23 @@ def caller(headers: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+# The headers a record reads when content is not captured (ASGI names are lower-case).
+READ_HEADERS = frozenset(
+    {
+        b"authorization", b"x-api-key", b"x-goog-api-key", b"x-goog-api-client",
+        b"user-agent", b"x-agent-id", b"x-trace-id", b"x-span-id", b"traceparent",
+    }
+)  # fmt: skip
+CACHE_SIZE = 4096  # fingerprints and caller descriptions: clients repeat themselves
+
+
+def header_dict(
+    raw: list[tuple[bytes, bytes]], only: frozenset[bytes] | None = None
+) -> dict[str, str]:
     found: dict[str, str] = {}
     for k, v in raw:
+        if only is not None and k not in only:
+            continue
         name, value = k.decode("latin-1").lower(), v.decode("latin-1")
         found[name] = f"{found[name]}, {value}" if name in found else value
     return found
@@ -152,18 +166,39 @@ class Recorder:
             if p.traffic_log_redact_sensitive
             else Redactor(secrets, only_secrets=True)
         )
-        self._key = p.traffic_log_hash_key.value.encode() if p.traffic_log_hash_key else None
+        key = p.traffic_log_hash_key
+        self._key = key.value.encode() if key else DEFAULT_HASH_KEY
         self._system = (*SYSTEM_PREFIXES, p.metrics_path.rstrip("/"))
+        self._read = None if self.capture else READ_HEADERS
+        self._fingerprints: dict[str, str] = {}
+        self._callers: dict[tuple[str, str], dict[str, str]] = {}
+
+    def fingerprint(self, value: str) -> str:
+        found = self._fingerprints.get(value)
+        if found is None:
+            if len(self._fingerprints) >= CACHE_SIZE:
+                self._fingerprints.clear()
+            found = self._fingerprints[value] = fingerprint(self._key, value)
+        return found
+
+    def caller(self, headers: dict[str, str]) -> dict[str, str]:
+        """`caller(headers)`, remembered by user agent and agent id; a copy per record."""
+        key = (headers.get("user-agent", ""), headers.get("x-agent-id", ""))
+        found = self._callers.get(key)
+        if found is None:
+            if len(self._callers) >= CACHE_SIZE:
+                self._callers.clear()
+            found = self._callers[key] = caller(headers)
+        return dict(found)
 
     def record(self, ex: Exchange) -> TrafficRecord:
         # Long only because the record has 26 fields; each is one expression.
         scope = ex.scope
-        headers = header_dict(scope.get("headers", ()))
+        headers = header_dict(scope.get("headers", ()), self._read)
         raw_query: bytes = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         protocol = self.protocol(ex)
         status, lifecycle, error_type = outcome(ex)
-        key = self._key or DEFAULT_HASH_KEY
         secret = credential(headers, query)
         peer = scope.get("client")
         tokens = ex.tokens_in + ex.tokens_out
@@ -192,9 +227,9 @@ class Recorder:
             error_message=self.redactor.text(ex.error_message)
             if self.capture and ex.error_message
             else None,
-            api_key_hash=fingerprint(key, secret) if secret else None,
-            client_ip_hash=fingerprint(key, str(peer[0])) if peer else None,
-            metadata=self.metadata(ex, lifecycle, headers, query),
+            api_key_hash=self.fingerprint(secret) if secret else None,
+            client_ip_hash=self.fingerprint(str(peer[0])) if peer else None,
+            metadata=self.metadata(ex, protocol, lifecycle, headers, query),
             **self.captured(ex, headers),
         )
 
@@ -204,17 +239,22 @@ class Recorder:
         return "litellm" if ex.route == "/model/info" else ex.dialect or "openai"
 
     def metadata(
-        self, ex: Exchange, lifecycle: str, headers: dict[str, str], query: dict[str, str]
+        self,
+        ex: Exchange,
+        protocol: str,
+        lifecycle: str,
+        headers: dict[str, str],
+        query: dict[str, str],
     ) -> dict[str, Any]:
         found: dict[str, Any] = {
             "lifecycle": lifecycle,
-            "annotations": {"caller": caller(headers)},
+            "annotations": {"caller": self.caller(headers)},
             "path": ex.scope.get("path", ""),
         }
         safe = [(k, v) for k, v in query.items() if normal_key(k) not in self.redactor.keys]
         if safe:
             found["query"] = urlencode(safe)
-        if ex.contract and self.protocol(ex) != "system":
+        if ex.contract and protocol != "system":
             found["contract"] = ex.contract
         if ex.first_chunk:
             found["ttft_ms"] = round((ex.first_chunk - ex.started) * 1000, 3)
@@ -252,9 +292,11 @@ def trace_id(headers: dict[str, str]) -> str:
 
 def outcome(ex: Exchange) -> tuple[int, str, str | None]:
     """(status_code, metadata.lifecycle, error_type) as the FastAPI gpt2giga reports them."""
-    stream = any(
-        k == b"content-type" and v.startswith(EVENT_STREAM) for k, v in ex.response_headers
-    )
+    stream = False
+    for name, value in ex.response_headers:
+        if name == b"content-type":
+            stream = value.startswith(EVENT_STREAM)
+            break
     if ex.disconnected:  # the client left: 499, nginx's word for it, as the contract has it
         if stream:
             return 499, "streaming_aborted", "stream_cancelled"
