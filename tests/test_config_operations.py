@@ -201,3 +201,19 @@ def test_https_files_must_exist_and_the_key_be_pkcs8(tmp_path: Path) -> None:
     rsa_style.write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
     with pytest.raises(ConfigError, match="openssl pkcs8 -topk8 -nocrypt"):
         load(**env, GPT2GIGA_HTTPS_KEY_FILE=str(rsa_style))
+
+
+def test_every_traffic_log_and_admin_setting_is_documented() -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    prefixes = ("traffic_log_", "opensearch_", "admin_api_", "replay_")
+    names = [
+        config.env_name("proxy", f)
+        for f in config.ProxySettings.__struct_fields__
+        if f.startswith(prefixes)
+    ]
+    assert len(names) > 20
+    for name in names:
+        assert name in readme, name
+        assert name in example, name
