@@ -11,11 +11,18 @@ Imports only msgspec and typing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 # --- requests ---------------------------------------------------------------------
+
+
+# OpenAI's documented ranges: a value outside them is the client's mistake, not
+# something to send GigaChat.
+Temperature = Annotated[float, Meta(ge=0, le=2)]
+TopP = Annotated[float, Meta(ge=0, le=1)]
+Positive = Annotated[int, Meta(ge=1)]
 
 
 class _In(Struct, kw_only=True):
@@ -155,6 +162,9 @@ class ReasoningConfig(_In, kw_only=True):
     generate_summary: str | None = None
 
 
+Choice = Literal["none", "auto", "required"]
+
+
 class ResponsesRequest(_In, kw_only=True):
     input: str | list[Raw]
     model: str | None = None
@@ -162,13 +172,13 @@ class ResponsesRequest(_In, kw_only=True):
     # Some clients send every unset field as null; null means the default here.
     stream: bool | None = None
     tools: list[Raw] | None = None
-    tool_choice: str | ToolChoice | None = None
+    tool_choice: Choice | ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
+    max_output_tokens: Positive | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
     previous_response_id: str | None = None
     store: bool | None = None
     background: bool | None = None
