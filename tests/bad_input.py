@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gpt2giga.app import App
-from gpt2giga.gigachat.fake import FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.fake.server import FakeConfig, FakeGigaChat
 from tests.conftest import make_client, make_settings
 
 Scope = dict[str, Any]
