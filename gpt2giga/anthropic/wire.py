@@ -218,7 +218,7 @@ class CountTokensRequest(_In, kw_only=True):
 class MessagesRequest(CountTokensRequest, kw_only=True):
     # Required, as Anthropic requires it: a missing one is a 400 naming the field.
     # 0 is Anthropic's "warm the prompt cache, answer nothing": GigaChat has no such cache.
-    max_tokens: Annotated[int, Meta(ge=1)]
+    max_tokens: Annotated[int, Meta(ge=1, le=2**31 - 1)]
     stream: bool | None = None
     # Anthropic's documented ranges: outside them, the client's mistake.
     temperature: Annotated[float, Meta(ge=0, le=1)] | None = None

@@ -55,7 +55,10 @@ TaskType = Literal[
 # Google's documented ranges.
 Temperature = Annotated[float, Meta(ge=0, le=2)]
 Probability = Annotated[float, Meta(ge=0, le=1)]
-Positive = Annotated[int, Meta(ge=1)]
+# Counts are int32 on the vendors' wires (Gemini's proto says so); anything
+# larger is no count at all, and would only fail upstream.
+Positive = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1)]  # a function GigaChat can call has a name
 
 
 class Blob(In, kw_only=True):
@@ -118,7 +121,7 @@ class Content(In, kw_only=True):
 
 
 class FunctionDeclaration(In, kw_only=True):
-    name: str
+    name: Name
     description: str | None = None
     # Gemini's OpenAPI subset (`parameters`) or plain JSON Schema
     # (`parametersJsonSchema`, what Gemini CLI sends); absent is Raw(b"").

@@ -173,6 +173,11 @@ def function_spec(
 def tools(
     specs: list[giga.ChatFunctionSpecification], builtins: list[giga.ChatTool] | None = None
 ) -> list[giga.ChatTool] | None:
+    """The request's `tools`; two functions of one name are refused (every vendor refuses them)."""
+    names = {s.name for s in specs}
+    if len(names) < len(specs):
+        twice = next(s.name for i, s in enumerate(specs) if s.name in (t.name for t in specs[:i]))
+        raise errors.BadRequest(f"Two tools are named {from_giga_name(twice)!r}", param="tools")
     entries = (
         [giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=specs))] if specs else []
     )

@@ -72,6 +72,11 @@ BOTH = [
     ),
     ("tool-empty", create(tools=[{}]), "tools[0]: a tool needs a name"),
     (
+        "two-tools-of-one-name",
+        create(tools=[{"name": "read"}, {"name": "read", "input_schema": {"type": "object"}}]),
+        "Two tools are named 'read'",
+    ),
+    (
         "tool-of-unknown-type",
         create(tools=[{"type": "retrieval_20250101", "name": "r"}]),
         "tools[0]: unknown tool type 'retrieval_20250101'",
@@ -129,6 +134,7 @@ CASES = [
     bad("no-max-tokens", body({"model": "G", "messages": [USER]}), "`max_tokens`"),
     bad("max-tokens-a-word", create(max_tokens="many"), "at `$.max_tokens`"),
     bad("max-tokens-negative", create(max_tokens=-5), "at `$.max_tokens`"),
+    bad("max-tokens-past-int32", create(max_tokens=10**12), "at `$.max_tokens`"),
     bad("max-tokens-zero", create(max_tokens=0), "Expected `int` >= 1 - at `$.max_tokens`"),
     bad("temperature-over-1", create(temperature=1.5), "at `$.temperature`"),
     bad("temperature-negative", create(temperature=-1), "at `$.temperature`"),

@@ -133,6 +133,21 @@ GENERATION_CASES = [
         "tools[0].functionDeclarations[0].parametersJsonSchema must be a JSON Schema object",
     ),
     (
+        "declaration-name-empty",
+        declare(name=""),
+        "at `$.tools[0].functionDeclarations[0].name`",
+    ),
+    (
+        "two-declarations-of-one-name",
+        generate(
+            tools=[
+                {"functionDeclarations": [{"name": "f"}]},
+                {"functionDeclarations": [{"name": "f"}]},
+            ]
+        ),
+        "Two tools are named 'f'",
+    ),
+    (
         "declaration-without-name",
         generate(tools=[{"functionDeclarations": [{"description": "x"}]}]),
         "missing required field `name` - at `$.tools[0].functionDeclarations[0]`",
@@ -191,6 +206,11 @@ GENERATION_CASES = [
     ("temperature-over-2", config(temperature=2.5), "at `$.generationConfig.temperature`"),
     ("top-p-over-1", config(topP=1.5), "at `$.generationConfig.topP`"),
     ("max-tokens-negative", config(maxOutputTokens=-4), "at `$.generationConfig.maxOutputTokens`"),
+    (
+        "max-tokens-past-int32",
+        config(maxOutputTokens=2**31),
+        "at `$.generationConfig.maxOutputTokens`",
+    ),
     ("candidate-count-zero", config(candidateCount=0), "at `$.generationConfig.candidateCount`"),
     ("candidate-count-several", config(candidateCount=3), "candidateCount above 1"),
     ("top-k-negative", config(topK=-1), "at `$.generationConfig.topK`"),

@@ -92,6 +92,7 @@ CASES = [
         "max_completion_tokens",
     ),
     bad("stream-a-word", chat(stream="yes"), "at `$.stream`", "stream"),
+    bad("max-tokens-past-int32", chat(max_tokens=2**31), "at `$.max_tokens`", "max_tokens"),
     bad("n-zero", chat(n=0), "at `$.n`", "n"),
     bad("n-several", chat(n=3), "n greater than 1 is not supported", "n", code="unsupported"),
     bad("stop-a-number", chat(stop=[1]), "at `$.stop[0]`", "stop[0]"),
@@ -133,6 +134,24 @@ CASES = [
         tool([{"type": "object"}]),
         "tools[0].function.parameters must be a JSON Schema object, not an array",
         "tools[0].function.parameters",
+    ),
+    bad(
+        "function-name-empty",
+        chat(tools=[{"type": "function", "function": {"name": ""}}]),
+        "at `$.tools[0].function.name`",
+        "tools[0].function.name",
+    ),
+    bad(
+        "two-tools-of-one-name",
+        chat(tools=[WEATHER, WEATHER]),
+        "Two tools are named 'weather'",
+        "tools",
+    ),
+    bad(
+        "a-tool-and-a-legacy-function-of-one-name",
+        chat(tools=[WEATHER], functions=[{"name": "weather"}]),
+        "Two tools are named 'weather'",
+        "tools",
     ),
     bad(
         "legacy-function-parameters-a-string",

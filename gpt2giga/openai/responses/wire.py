@@ -22,7 +22,10 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 # something to send GigaChat.
 Temperature = Annotated[float, Meta(ge=0, le=2)]
 TopP = Annotated[float, Meta(ge=0, le=1)]
-Positive = Annotated[int, Meta(ge=1)]
+# Counts are int32 on the vendors' wires (Gemini's proto says so); anything
+# larger is no count at all, and would only fail upstream.
+Positive = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1)]  # a function GigaChat can call has a name
 
 
 class _In(Struct, kw_only=True):
@@ -106,7 +109,7 @@ class ToolType(_In, kw_only=True):
 
 
 class FunctionTool(_In, kw_only=True):
-    name: str
+    name: Name
     description: str | None = None
     # Kept as raw JSON: msgspec cannot put Raw in a union, so absent is Raw(b"").
     parameters: Raw = Raw()

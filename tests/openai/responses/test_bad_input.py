@@ -118,6 +118,24 @@ CASES = [
         "tools[0].tools[0].type",
     ),
     bad(
+        "function-name-empty",
+        tool(type="function", name=""),
+        "at `$.tools[0].name`",
+        "tools[0].name",
+    ),
+    bad(
+        "two-functions-of-one-name",
+        create(tools=[{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]),
+        "Two tools are named 'f'",
+        "tools",
+    ),
+    bad(
+        "max-output-tokens-past-int32",
+        create(max_output_tokens=2**40),
+        "at `$.max_output_tokens`",
+        "max_output_tokens",
+    ),
+    bad(
         "function-without-name",
         tool(type="function", parameters={}),
         "missing required field `name`",
