@@ -174,10 +174,12 @@ def tools(
     specs: list[giga.ChatFunctionSpecification], builtins: list[giga.ChatTool] | None = None
 ) -> list[giga.ChatTool] | None:
     """The request's `tools`; two functions of one name are refused (every vendor refuses them)."""
-    names = {s.name for s in specs}
-    if len(names) < len(specs):
-        twice = next(s.name for i, s in enumerate(specs) if s.name in (t.name for t in specs[:i]))
-        raise errors.BadRequest(f"Two tools are named {from_giga_name(twice)!r}", param="tools")
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            name = from_giga_name(spec.name)
+            raise errors.BadRequest(f"Two tools are named {name!r}", param="tools")
+        seen.add(spec.name)
     entries = (
         [giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=specs))] if specs else []
     )
