@@ -106,7 +106,10 @@ def test_defaults_keep_every_operations_feature_off_or_safe() -> None:
             "GPT2GIGA_TRAFFIC_LOG_SINK: postgres is not built in; use jsonl",
         ),
         (
-            {"GPT2GIGA_TRAFFIC_LOG_ENABLED": "true", "GPT2GIGA_TRAFFIC_LOG_SINKS": "jsonl,postgres"},
+            {
+                "GPT2GIGA_TRAFFIC_LOG_ENABLED": "true",
+                "GPT2GIGA_TRAFFIC_LOG_SINKS": "jsonl,postgres",
+            },
             "GPT2GIGA_TRAFFIC_LOG_SINKS: postgres is not built in; use jsonl",
         ),
         (
