@@ -1,4 +1,4 @@
-"""Operator routes: `/ready`, the metrics endpoint, and the route lists of ops/logs.py.
+"""Operator routes: `/ready`, the metrics endpoint, and the route lists of ops/logs.py and debug.py.
 
 Which of them exist is decided once, from the settings: no metrics route when
 metrics are off, no log views in PROD. `/ready` is public like `/health`;
@@ -18,6 +18,7 @@ from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain
 from gpt2giga.observe.logs import Ring
+from gpt2giga.ops.debug import Debug
 from gpt2giga.ops.logs import LogViews
 
 if TYPE_CHECKING:  # prometheus-client is imported only when metrics are on
@@ -47,6 +48,8 @@ class Ops:
             logs_private, logs_public = LogViews(self.ring, settings.proxy).routes()
             private += logs_private
             public += logs_public
+        if settings.proxy.debug_translate_enabled:
+            public += Debug(settings).routes()
         return private, public
 
     async def ready(self, ctx: Context, request: Request) -> Response:
