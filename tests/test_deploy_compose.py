@@ -234,6 +234,8 @@ def test_the_image_extras_are_one_list_that_the_env_file_may_change() -> None:
     assert set(default) <= names, "EXTRAS names an extra pyproject.toml does not have"
     chosen = started(every_overlay, every_profile, {**ENV, "EXTRAS": "postgres,otel"})
     assert extras(chosen) == ["postgres", "otel"]
+    none = started(["base.yaml"], {"DEV"}, {**ENV, "EXTRAS": ""})  # set, but empty: none
+    assert extras(none) == []
 
 
 # --- postgres.yaml and opensearch.yaml -----------------------------------------------------
