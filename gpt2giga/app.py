@@ -21,12 +21,14 @@ from gpt2giga import cors, errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
+    BodyTooLarge,
     Receive,
     Request,
     Response,
     Scope,
     Send,
     StreamResponse,
+    discard,
     read_body,
     send_full,
     send_stream,
@@ -254,6 +256,8 @@ class App:
                     observe(ex)
                 if self.observers.wait is not None:
                     await self.observers.wait(ex)
+            if isinstance(response, Response) and response.linger:
+                await discard(receive)
         finally:
             exchange.CURRENT.reset(token)
             ex.close()
@@ -286,7 +290,9 @@ class App:
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
         ex.error, ex.error_message = err.kind, err.message
-        return self.error_response(dialect, err)
+        response = self.error_response(dialect, err)
+        response.linger = isinstance(err, BodyTooLarge)
+        return response
 
     async def _send(
         self, receive: Receive, send: Send, response: Response | StreamResponse, ex: Exchange

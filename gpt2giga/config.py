@@ -135,8 +135,14 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     opensearch_bulk_size: int = 500
     opensearch_flush_interval_ms: int = 2_000
     admin_api_enabled: bool = False
+    # The secret of the admin and debug routes; never the proxy key.
     admin_api_key: Secret | None = None
     replay_enabled: bool = False
+    debug_translate_enabled: bool = False
+    # Who may read /logs*: addresses or networks (empty: anyone the API key lets in);
+    # X-Forwarded-For counts only when the peer is one of the trusted proxies.
+    logs_ip_allowlist: list[str] = []
+    logs_trusted_proxies: list[str] = []
 
 
 class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -371,6 +377,9 @@ def validate_operations(proxy: ProxySettings) -> None:
             f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
         )
     validate_traffic_log(proxy)
+    for name in ("logs_ip_allowlist", "logs_trusted_proxies"):
+        for network in getattr(proxy, name):
+            _network(f"GPT2GIGA_{name.upper()}", network)
     if proxy.use_https:
         validate_https(proxy)
 
@@ -420,13 +429,16 @@ def _validate_attachments(proxy: ProxySettings) -> None:
         if getattr(proxy, name) < 1:
             raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
     for network in proxy.attachment_url_allowed_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigError(
-                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
-                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
-            ) from None
+        _network("GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS", network)
+
+
+def _network(name: str, network: str) -> None:
+    try:
+        ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: {network!r} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
 
 
 def auth_required(settings: Settings) -> bool:

@@ -1,9 +1,9 @@
 """The admin traffic-logs API (`/_admin/logs*`): the FastAPI gpt2giga's routes, shapes,
 statuses and error details, over the PostgreSQL traffic log.
 
-Every route sits behind the admin key (`x-admin-api-key`, or `Authorization:
-Bearer`), compared in constant time and checked before anything else; the
-proxy API key is neither needed nor accepted. Errors are `{"detail": ...}` as
+Every route sits behind the admin key (`ops/auth.py`, shared with the debug
+routes), checked before anything else; the proxy API key is neither needed
+nor accepted. Errors are `{"detail": ...}` as
 FastAPI writes them, parameter errors FastAPI's 422 list. The SQL is the
 store's (`observe/store.py`); replay is `ops/replay.py`.
 """
@@ -11,7 +11,6 @@ store's (`observe/store.py`); replay is `ops/replay.py`.
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import logging
 import uuid
@@ -24,6 +23,7 @@ import msgspec
 from gpt2giga.asgi import Request, Response, StreamResponse
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
+from gpt2giga.ops.auth import AdminKey
 from gpt2giga.ops.params import EPOCH, Params, Refused
 
 if TYPE_CHECKING:
@@ -53,25 +53,11 @@ def detail(status: int, text: Any) -> Response:
     return Response(_encode({"detail": text}), status=status)
 
 
-def admin_key(headers: dict[str, str]) -> str | None:
-    """The key the caller sent: `x-admin-api-key` if present and non-empty, else a Bearer.
-
-    As in the FastAPI gpt2giga, a header of only spaces is a key that is empty,
-    not a reason to look at `Authorization`.
-    """
-    given = headers.get("x-admin-api-key")
-    if given:
-        return given.strip()
-    scheme, _, rest = headers.get("authorization", "").partition(" ")
-    return rest.strip() if scheme.lower() == "bearer" else None
-
-
 class Admin:
     """The routes; `store` is None when no PostgreSQL is configured (every route: 503)."""
 
     def __init__(self, settings: Settings, store: Store | None, replayer: Replayer | None) -> None:
-        key = settings.proxy.admin_api_key
-        self._key = key.value.encode() if key else None
+        self.admin = AdminKey(settings.proxy.admin_api_key)
         self.store = store
         self.replayer = replayer
         self.retention_days = settings.proxy.traffic_log_retention_days
@@ -96,8 +82,10 @@ class Admin:
         async def run(ctx: Context, request: Request) -> Response | StreamResponse:
             from gpt2giga.observe.store import StoreUnavailable
 
+            refusal = self.admin.refusal(request.scope["headers"])  # before anything else
+            if refusal is not None:
+                return refusal
             try:
-                self.authorize(request.headers)
                 return await handler(ctx, request)
             except Refused as refused:
                 return detail(refused.status, refused.detail)
@@ -106,13 +94,6 @@ class Admin:
                 return detail(503, "Postgres traffic log query store is unavailable")
 
         return run
-
-    def authorize(self, headers: dict[str, str]) -> None:
-        if self._key is None:
-            raise Refused(403, "Admin API key is required")
-        given = admin_key(headers)
-        if given is None or not hmac.compare_digest(given.encode(), self._key):
-            raise Refused(403, "Invalid admin API key")
 
     def _store(self) -> Store:
         if self.store is None:
