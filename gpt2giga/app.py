@@ -158,10 +158,10 @@ class App:
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
-        private, public = Ops(self.drain, self.metrics, self.ring).routes(settings)
-        admin = self._admin_routes() if p.admin_api_enabled else []
+        ops = Ops(self.drain, self.metrics, self.ring, self.database, self)
+        private, public = ops.routes(settings)
         routes: list[RouteSpec] = [*ROUTES, *private]
-        self.router = Router(routes, [*PUBLIC, *public, *admin])
+        self.router = Router(routes, [*PUBLIC, *public])
         self.limits = Limits(
             p.model_max_connections,
             p.model_max_connections_default,
@@ -172,19 +172,6 @@ class App:
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
         self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
-
-    def _admin_routes(self) -> list[RouteSpec]:
-        """`/_admin/logs*`, behind the admin key instead of the proxy key."""
-        from gpt2giga.ops.admin import Admin
-        from gpt2giga.ops.replay import Replayer
-
-        store = None
-        if self.database is not None:
-            from gpt2giga.observe.store import Store
-
-            store = Store(self.database)
-        replayer = Replayer(self) if self.settings.proxy.replay_enabled else None
-        return list(Admin(self.settings, store, replayer).routes())
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
