@@ -218,3 +218,22 @@ async def test_drops_show_in_the_metrics_by_sink_and_reason(tmp_path: Path) -> N
         await c.get("/health")
         text = (await c.get("/metrics")).text
     assert 'gpt2giga_traffic_log_dropped_total{reason="queue_full",sink="jsonl"} 1.0' in text
+
+
+async def test_the_app_waits_for_room_when_told_not_to_drop(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    app = build_app(
+        GPT2GIGA_TRAFFIC_LOG_ENABLED="true",
+        GPT2GIGA_TRAFFIC_LOG_JSONL_PATH=str(path),
+        GPT2GIGA_TRAFFIC_LOG_QUEUE_SIZE="1",
+        GPT2GIGA_TRAFFIC_LOG_BATCH_SIZE="1",
+        GPT2GIGA_TRAFFIC_LOG_DROP_ON_BACKPRESSURE="false",
+    )
+    await app.startup()
+    async with over(app) as c:
+        answers = await asyncio.gather(*(c.get("/health") for _ in range(20)))
+    await app.shutdown()
+    assert all(a.status_code == 200 for a in answers)
+    written = [line for line in path.read_text().splitlines() if line]
+    assert len(written) == 20
+    assert app.observers.traffic is not None and app.observers.traffic.dropped == 0
