@@ -19,7 +19,7 @@ import msgspec
 from gpt2giga import errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
-from gpt2giga.asgi import Contract, Request, Response, StreamResponse
+from gpt2giga.asgi import Contract, Request, Response, StreamResponse, check_utf8, too_deep
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.gemini import handlers as gemini
@@ -47,7 +47,21 @@ NO_NORMALIZED = (
 )
 
 _encode = msgspec.json.Encoder().encode
-_decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_fields = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+
+
+def _decode_object(body: bytes) -> dict[str, msgspec.Raw]:
+    """The envelope's fields, refused as the routes refuse a body that is not UTF-8 or
+    nests deeper than msgspec can read (skipping a value recurses too)."""
+    try:
+        check_utf8(body)
+        return _decode_fields(body)
+    except RecursionError:
+        raise Refused(too_deep()) from None
+    except errors.BadRequest as err:
+        raise Refused(err.message) from None
+
+
 # Lax like the GigaChat client's own reading of an answer (a count as "12" is a count).
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode

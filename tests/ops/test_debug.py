@@ -467,6 +467,30 @@ async def test_envelope_errors_are_400s_with_a_detail(
     assert upstream.calls.call_count == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        (b'{"from": "openai", "to": "gigachat", "payload": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+         "Request body is JSON nested too deeply"),
+        (b'{"from": "openai", "to": "gigachat", "payload": {"x": "\xc3\x28"}}',
+         "Request body is not valid UTF-8"),
+    ],
+    ids=["depth", "utf-8"],
+)  # fmt: skip
+async def test_an_envelope_too_deep_or_not_utf8_is_a_400(
+    respx_app: App, upstream: respx.MockRouter, body: bytes, start: str
+) -> None:
+    async with respx_app(**ON) as app:
+        out = await app.post(
+            "/_debug/translate",
+            content=body,
+            headers={**ADMIN, "content-type": "application/json"},
+        )
+    assert out.status_code == 400
+    assert out.json()["detail"].startswith(start)
+    assert upstream.calls.call_count == 0
+
+
 async def test_same_format_is_echoed(respx_app: App) -> None:
     async with respx_app(**ON) as app:
         out = await translate(
