@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, fields, sse
 from gpt2giga.asgi import JSON, Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
 from gpt2giga.gemini import contents, spelling, stream, translate
@@ -46,7 +46,10 @@ def _prepare(
     opts = Options.build(
         ctx.settings, request.contract, translate.model_name(request.params["model"])
     )
-    return req, opts, translate.to_giga(req, opts)
+    prepared = translate.to_giga(req, opts)
+    # Gemini clients have no `extra_body`: what the struct does not read is only named.
+    prepared.ignored += fields.scan(request.body, gem.GenerateContentRequest).unknown
+    return req, opts, prepared
 
 
 async def generate_content(ctx: Context, request: Request) -> Response:

@@ -7,7 +7,7 @@ structured-output emulation) is written once.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -82,6 +82,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     # Images and documents the request carries; their `files` entries get
     # GigaChat ids from `uploads.Uploader.resolve` before the request is sent.
     attachments: list[Attachment] = []
+    # Fields for GigaChat the gateway has no struct for (a literal `extra_body`'s
+    # unknown keys), merged into the body as the SDK merges `additional_fields`.
+    extra: dict[str, Any] = {}
 
 
 def to_giga_name(name: str) -> str:
