@@ -350,6 +350,26 @@ async def test_a_json_array_closed_early_still_closes_the_relay() -> None:
 # --- requests that never reach GigaChat ----------------------------------------------------
 
 
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_unknown_fields_are_named_and_never_sent(
+    upstream: respx.MockRouter, respx_app: App, contract: str
+) -> None:
+    route = chat_route(upstream, contract, answer(f"chat_text_{contract}.json"))
+    body = {
+        "contents": [{**USER, "parts": [{"text": "Привет", "video_metadata": {}}]}],
+        "generationConfig": {"temperature": 0.5, "routingConfig": {"auto": {}}},
+        "repetition_penalty": 1.1,
+    }
+    async with respx_app() as c:
+        r = await c.post(f"/{contract}" + GENERATE.removeprefix("/v1beta"), json=body)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-gpt2giga-ignored"] == (
+        "repetition_penalty, contents[].parts[].video_metadata, generationConfig.routingConfig"
+    )
+    sent = sent_json(route)
+    assert "repetition_penalty" not in sent and "repetition_penalty" not in str(sent)
+
+
 @pytest.mark.parametrize(
     ("body", "words", "param"),
     [
