@@ -83,14 +83,14 @@ def to_giga(
         model=opts.model,
         messages=[],
         model_options=options,
-        tools=build.tools(tools.specs, tools.builtins if opts.contract == "v2" else None),
+        tools=build.tools(tools.specs, tools.builtins),
         tool_config=config,
     )
     ignored = [name for name in IGNORED if getattr(req, name) is not None]
     if req.text is not None and isinstance(req.text.verbosity, str):
         ignored.append("text.verbosity")
     ignored += tools.ignored
-    if opts.contract == "v1" and isinstance(req.tool_choice, rsp.ToolChoice):
+    if not opts.builtins and isinstance(req.tool_choice, rsp.ToolChoice):
         ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
     prepared = build.Prepared(
         request=request,
@@ -177,7 +177,7 @@ def _tools(raws: list[msgspec.Raw], opts: build.Options) -> Tools:
                     _function(out, _decoded(_decode_function, inner, where), group.name, opts)
                 else:
                     _ignore(out, inner_kind)
-        elif (name := _builtin(kind)) is not None and opts.contract == "v2":
+        elif (name := _builtin(kind)) is not None and opts.builtins:
             if all(getattr(t, name) is None for t in out.builtins):
                 out.builtins.append(_builtin_tool(name))
         else:
@@ -234,7 +234,7 @@ def _tool_config(
         return _allowed(choice, tools)
     builtin = _builtin(choice.type)
     if builtin is not None:
-        forced = opts.contract == "v2" and any(getattr(t, builtin) for t in tools.builtins)
+        forced = opts.builtins and any(getattr(t, builtin) for t in tools.builtins)
         return giga.ChatToolConfig(mode="forced", tool_name=builtin) if forced else None
     raise errors.Unsupported(
         f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
