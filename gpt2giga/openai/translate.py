@@ -93,7 +93,11 @@ def _effort(req: oai.ChatCompletionRequest) -> str | None:
 
 
 def ignored_fields(req: oai.ChatCompletionRequest) -> list[str]:
-    return [name for name in IGNORED if getattr(req, name) is not None]
+    ignored = [name for name in IGNORED if getattr(req, name) is not None]
+    if req.stream_options is not None and req.stream_options.include_obfuscation:
+        # OpenAI pads stream chunks against length side channels; nothing here pads.
+        ignored.append("stream_options.include_obfuscation")
+    return ignored
 
 
 def _function_specs(

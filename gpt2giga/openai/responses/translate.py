@@ -89,9 +89,16 @@ def to_giga(
     ignored = [name for name in IGNORED if getattr(req, name) is not None]
     if req.text is not None and isinstance(req.text.verbosity, str):
         ignored.append("text.verbosity")
+    if req.reasoning is not None:
+        # GigaChat's reasoning comes back as it is: its summary cannot be asked for.
+        ignored += [
+            f"reasoning.{name}"
+            for name in ("summary", "generate_summary")
+            if getattr(req.reasoning, name) is not None
+        ]
     ignored += tools.ignored
-    if not opts.builtins and isinstance(req.tool_choice, rsp.ToolChoice):
-        ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
+    if _unforced_builtin(req.tool_choice, config):
+        ignored.append("tool_choice")
     prepared = build.Prepared(
         request=request,
         structured=structured,
@@ -239,6 +246,16 @@ def _tool_config(
     raise errors.Unsupported(
         f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
     )
+
+
+def _unforced_builtin(
+    choice: str | rsp.ToolChoice | None, config: giga.ChatToolConfig | None
+) -> bool:
+    """A choice of a hosted tool that GigaChat is not forced to (v1, unmapped, or not offered)."""
+    if not isinstance(choice, rsp.ToolChoice):
+        return False
+    builtin = _builtin(choice.type)
+    return builtin is not None and (config is None or config.tool_name != builtin)
 
 
 def _forced(name: str, tools: Tools) -> giga.ChatToolConfig | None:

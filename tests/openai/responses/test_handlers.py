@@ -564,7 +564,8 @@ CODEX_MESSAGES = [
     },
 ]  # fmt: skip
 CODEX_IGNORED = (
-    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity"
+    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity, "
+    "reasoning.summary"
 )
 
 

@@ -523,6 +523,20 @@ def test_builtin_tool_choice_on_v1_or_unmapped_is_reported_as_ignored(opts: Opti
     assert "tool_config" not in sent(t)
 
 
+def test_builtin_tool_choice_without_that_tool_is_reported_as_ignored() -> None:
+    t = turn(V2, tools=[WEATHER], tool_choice={"type": "image_generation"}, input="x")
+    assert "tool_choice" in t.prepared.ignored
+    assert "tool_config" not in sent(t)
+
+
+def test_reasoning_summaries_cannot_be_asked_of_gigachat() -> None:
+    t = turn(
+        reasoning={"effort": "low", "summary": "detailed", "generate_summary": "auto"}, input="x"
+    )
+    assert t.prepared.ignored == ["store", "reasoning.summary", "reasoning.generate_summary"]
+    assert sent(t)["model_options"] == {"reasoning": {"effort": "low"}}
+
+
 # --- options, reasoning, structured output -----------------------------------------------------
 
 
