@@ -175,6 +175,9 @@ def ignored_fields(req: gem.GenerateContentRequest) -> list[str]:
         ignored += [
             f"tools.{wire}" for attr, wire in IGNORED_TOOLS if getattr(tool, attr) is not None
         ]
+    if req.tool_config is not None and req.tool_config.retrieval_config is not None:
+        # Location hints for Google's grounding tools: GigaChat's search takes none.
+        ignored.append("toolConfig.retrievalConfig")
     return list(dict.fromkeys(ignored))
 
 

@@ -780,6 +780,7 @@ def test_fields_gigachat_cannot_apply_are_listed_as_ignored() -> None:
             "responseLogprobs": False,
         },
         "tools": [{"retrieval": {}, "mcpServers": [{}]}],
+        "toolConfig": {"retrievalConfig": {"languageCode": "ru"}},
     }
     assert prepare(**body).ignored == [
         "safetySettings",
@@ -793,6 +794,7 @@ def test_fields_gigachat_cannot_apply_are_listed_as_ignored() -> None:
         "generationConfig.responseModalities",
         "tools.retrieval",
         "tools.mcpServers",
+        "toolConfig.retrievalConfig",
     ]
 
 
