@@ -133,7 +133,8 @@ async def embed_content(ctx: Context, request: Request) -> Response:
     req = parse(_decode_embed, request.body)
     [embedding] = await _embed(ctx, request, [contents.embedding_text(req.content, "content")])
     body = gem.EmbedContentResponse(embedding=embedding)
-    return Response(_encode(body), headers=ignored_header(_embedding_ignored([req])))
+    ignored = _embedding_ignored([req]) + fields.scan(request.body, gem.EmbedContentRequest).unknown
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 async def batch_embed_contents(ctx: Context, request: Request) -> Response:
@@ -145,7 +146,9 @@ async def batch_embed_contents(ctx: Context, request: Request) -> Response:
         for i, r in enumerate(req.requests)
     ]
     body = gem.BatchEmbedContentsResponse(embeddings=await _embed(ctx, request, texts))
-    return Response(_encode(body), headers=ignored_header(_embedding_ignored(req.requests)))
+    ignored = _embedding_ignored(req.requests)
+    ignored += fields.scan(request.body, gem.BatchEmbedContentsRequest).unknown
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 # --- models -----------------------------------------------------------------------------

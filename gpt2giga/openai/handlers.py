@@ -142,4 +142,5 @@ async def embeddings(ctx: Context, request: Request) -> Response:
     )
     ignored = ["dimensions"] if req.dimensions is not None else []
     ignored += ["user"] if req.user is not None else []
+    ignored += fields.scan(request.body, oai.EmbeddingsRequest).unknown
     return Response(_encode(body), headers=ignored_header(ignored))

@@ -591,12 +591,16 @@ ONE_EMBEDDING = {
 
 async def test_embed_content_embeds_one_text(upstream: respx.MockRouter, respx_app: App) -> None:
     route = upstream.post(BASE + "/embeddings").respond(json=ONE_EMBEDDING)
-    body = {"content": {"parts": [{"text": "alpha"}]}, "task_type": "RETRIEVAL_QUERY"}
+    body = {
+        "content": {"parts": [{"text": "alpha"}]},
+        "task_type": "RETRIEVAL_QUERY",
+        "embedding_config": {},
+    }
     async with respx_app(GPT2GIGA_MODEL_ALIASES='{"gemini-embedding-*": "EmbeddingsGigaR"}') as c:
         r = await c.post("/v1beta/models/gemini-embedding-001:embedContent", json=body)
     assert sent_json(route) == {"model": "EmbeddingsGigaR", "input": ["alpha"]}
     assert r.json() == {"embedding": {"values": [0.0123, -0.0456, 0.0789]}}
-    assert r.headers["x-gpt2giga-ignored"] == "taskType"
+    assert r.headers["x-gpt2giga-ignored"] == "taskType, embedding_config"
 
 
 @pytest.mark.parametrize(

@@ -1187,8 +1187,9 @@ async def test_embeddings_bad_input_is_400_and_never_sent(
 async def test_embeddings_ignored_fields_header(upstream: respx.MockRouter, respx_app: App) -> None:
     upstream.post(EMBEDDINGS).respond(json=giga_embeddings(1))
     async with respx_app() as c:
-        r = await c.post("/embeddings", json={"input": "one", "dimensions": 256, "user": "u"})
-    assert r.headers["x-gpt2giga-ignored"] == "dimensions, user"
+        body = {"input": "one", "dimensions": 256, "user": "u", "truncate": "END"}
+        r = await c.post("/embeddings", json=body)
+    assert r.headers["x-gpt2giga-ignored"] == "dimensions, user, truncate"
 
 
 async def test_upstream_auth_failure_is_not_leaked(
