@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import re
 import sys
 import types
 import typing
@@ -383,8 +384,10 @@ def cell(name: str, result: Outcome) -> str:
 
 
 def table(title: str, results: dict[str, dict[str, Outcome]]) -> str:
+    # Markdown is not read inside <summary>: code spans become HTML.
+    summary = re.sub(r"`([^`]+)`", r"<code>\1</code>", title)
     lines = [
-        f"<details><summary>{title} ({len(results)} parameters)</summary>",
+        f"<details><summary>{summary}: {len(results)} cases</summary>",
         "",
         "| Parameter | GigaChat v1 | GigaChat v2 |",
         "| --- | --- | --- |",
