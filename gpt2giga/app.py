@@ -21,12 +21,14 @@ from gpt2giga import cors, errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
+    BodyTooLarge,
     Receive,
     Request,
     Response,
     Scope,
     Send,
     StreamResponse,
+    discard,
     read_body,
     send_full,
     send_stream,
@@ -234,6 +236,8 @@ class App:
                 ex.finished = perf_counter()
                 for observe in self.observers.each:
                     observe(ex)
+            if isinstance(response, Response) and response.linger:
+                await discard(receive)
         finally:
             exchange.CURRENT.reset(token)
             ex.close()
@@ -266,7 +270,9 @@ class App:
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
         ex.error = err.kind
-        return self.error_response(dialect, err)
+        response = self.error_response(dialect, err)
+        response.linger = isinstance(err, BodyTooLarge)
+        return response
 
     async def _send(
         self, receive: Receive, send: Send, response: Response | StreamResponse, ex: Exchange

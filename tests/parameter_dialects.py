@@ -249,6 +249,10 @@ ANTHROPIC = Dialect(
         "model": [Case("model", {"model": "GigaChat-2-Pro"})],
         "stop_sequences": [Case("stop_sequences", {"stop_sequences": [STOP]})],
         "system": [Case("system", {"system": "Be brief."})],
+        # Anthropic's own floor for a thinking budget is 1,024 tokens.
+        "thinking (enabled)": [
+            Case("thinking (enabled)", {"thinking": {"type": "enabled", "budget_tokens": 2048}})
+        ],
         # No reasoning is what GigaChat does unless GPT2GIGA_ENABLE_REASONING is on.
         "thinking (disabled)": [
             Case("thinking (disabled)", {"thinking": {"type": "disabled"}}, default=True)
@@ -303,6 +307,18 @@ GEMINI = Dialect(
         "system_instruction": [Case("system_instruction", {"system_instruction": "Be brief."})],
         "stop_sequences": [Case("stop_sequences", {"stop_sequences": [STOP]})],
         "tools": gemini_tools(),
+        # Values the Gemini API takes for a text model.
+        "safety_settings": [
+            Case(
+                "safety_settings",
+                {
+                    "safety_settings": [
+                        {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}
+                    ]
+                },
+            )
+        ],
+        "response_modalities": [Case("response_modalities", {"response_modalities": ["TEXT"]})],
         "tool_config.function_calling_config": [
             Case(
                 "tool_config.function_calling_config",

@@ -154,6 +154,26 @@ def model_options(
     )
 
 
+# The first byte of a JSON value that is not an object, as a client would name it.
+JSON_KIND = {b'"': "a string", b"[": "an array", b"t": "a boolean", b"f": "a boolean"}
+
+
+def client_schema(raw: msgspec.Raw | bytes, where: str) -> bytes | None:
+    """A client's JSON Schema as raw JSON (function parameters, a response schema).
+
+    None when it is absent or null. A schema document is a JSON object (one
+    describing an array is still an object); a string, number, boolean or
+    array in its place is refused, naming where it was.
+    """
+    value = bytes(raw)
+    if not value or value == b"null":
+        return None
+    if value[:1] != b"{":
+        kind = JSON_KIND.get(value[:1], "a number")
+        raise errors.BadRequest(f"{where} must be a JSON Schema object, not {kind}", param=where)
+    return value
+
+
 def function_spec(
     name: str, description: str | None, parameters: json_schema.Schema | bytes | None, opts: Options
 ) -> giga.ChatFunctionSpecification:
@@ -167,6 +187,13 @@ def function_spec(
 def tools(
     specs: list[giga.ChatFunctionSpecification], builtins: list[giga.ChatTool] | None = None
 ) -> list[giga.ChatTool] | None:
+    """The request's `tools`; two functions of one name are refused (every vendor refuses them)."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            name = from_giga_name(spec.name)
+            raise errors.BadRequest(f"Two tools are named {name!r}", param="tools")
+        seen.add(spec.name)
     entries = (
         [giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=specs))] if specs else []
     )

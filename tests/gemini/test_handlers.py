@@ -347,9 +347,6 @@ async def test_a_json_array_closed_early_still_closes_the_relay() -> None:
     assert closed == [True]
 
 
-# --- requests that never reach GigaChat ----------------------------------------------------
-
-
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 async def test_unknown_fields_are_named_and_never_sent(
     upstream: respx.MockRouter, respx_app: App, contract: str
@@ -368,62 +365,6 @@ async def test_unknown_fields_are_named_and_never_sent(
     )
     sent = sent_json(route)
     assert "repetition_penalty" not in sent and "repetition_penalty" not in str(sent)
-
-
-@pytest.mark.parametrize(
-    ("body", "words", "param"),
-    [
-        (b'{"contents": [', "not valid JSON", None),
-        (b"", "Request body is empty", None),
-        (b'{"contents": []}', "must not be empty", "contents"),
-        (b'{"contents": [{"role": "bot", "parts": []}]}', "$.contents[0].role", "contents[0].role"),
-        (b'{"contents": [{"parts": [{"text": 1}]}]}', "$.contents[0].parts[0].text", None),
-        (
-            b'{"contents": [{"parts": [{"inlineData": {"data": "AA=="}}]}]}',
-            "contents[0].parts[0]: Files of an unknown type are not supported",
-            None,
-        ),
-        (
-            b'{"contents": [{"parts": [{"fileData": {"fileUri": "gs://bucket/a.png"}}]}]}',
-            "contents[0].parts[0]: the URL is refused: only https URLs are fetched, not gs ones",
-            None,
-        ),
-        (
-            b'{"contents": [{"parts": [{"text": "x"}]}], '
-            b'"generationConfig": {"responseMimeType": "application/json"}}',
-            "no schema-less JSON mode",
-            None,
-        ),
-        (
-            b'{"contents": [{"parts": [{"text": "x"}]}], "toolConfig": {"functionCallingConfig": '
-            b'{"mode": "ANY"}}, "tools": [{"functionDeclarations": '
-            b'[{"name": "a"}, {"name": "b"}]}]}',
-            "not 'one of several'",
-            None,
-        ),
-    ],
-)
-async def test_bad_request_is_400_naming_the_field_and_gigachat_is_not_called(
-    upstream: respx.MockRouter, respx_app: App, body: bytes, words: str, param: str | None
-) -> None:
-    route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
-    files = upstream.post(FILES)
-    async with respx_app() as c:
-        for path in (GENERATE, f"{STREAM}?alt=sse"):
-            r = await c.post(path, content=body)
-            assert words in error_of(r, 400, "INVALID_ARGUMENT")
-    assert not route.called and not files.called
-
-
-async def test_oversize_body_is_400_invalid_argument_as_google_says(
-    upstream: respx.MockRouter, respx_app: App
-) -> None:
-    route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
-    big = {"contents": [{"parts": [{"text": "x" * 2048}]}]}
-    async with respx_app(GPT2GIGA_MAX_REQUEST_BODY_BYTES="1024") as c:
-        r = await c.post(GENERATE, json=big)
-    assert "1024 bytes" in error_of(r, 400, "INVALID_ARGUMENT")
-    assert not route.called
 
 
 @pytest.mark.parametrize(

@@ -823,7 +823,6 @@ def test_count_request_takes_either_form() -> None:
         ([{"text": "a"}, {"text": "b"}], "a\nb"),
         ([{"text": ""}], None),
         ([{"inlineData": {"data": "AA=="}}], None),
-        ([], None),
     ],
 )
 def test_embedding_text_takes_text_parts_only(parts: Any, expected: str | None) -> None:

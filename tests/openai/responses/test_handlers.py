@@ -262,49 +262,6 @@ async def test_stream_request_failing_before_the_first_byte_is_a_plain_error(
     }
 
 
-# --- bad input ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("content", "status", "param", "says"),
-    [
-        (b'{"model": "GigaChat"}', 400, "input", "missing required field `input`"),
-        (b'{"input": 5}', 400, "input", "Expected `str | array`"),
-        (b'{"input": "x", "stream": "yes"}', 400, "stream", "$.stream"),
-        (b'{"input": [{"role": "user", "content": 1}]}', 400, "input[0].content", "$.input[0]"),
-        (b"{not json", 400, None, "not valid JSON"),
-        (b"", 400, None, "empty"),
-        (
-            b'{"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]'
-            b"}]}",
-            400,
-            "input[0].content[0]",
-            "input[0].content[0]: the URL is refused: only https URLs are fetched",
-        ),
-        (b'{"input": "x", "tools": [{"name": "f"}]}', 400, "tools[0].type", "`type`"),
-        (b'{"input": "x", "previous_response_id": "resp_gone"}', 404, "previous_response_id",
-         "resp_gone"),
-        (b'{"input": "x", "background": true}', 400, "background", "not supported"),
-    ],
-)  # fmt: skip
-async def test_bad_request_is_named_and_gigachat_is_not_called(
-    upstream: respx.MockRouter,
-    respx_app: App,
-    content: bytes,
-    status: int,
-    param: str | None,
-    says: str,
-) -> None:
-    route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
-    async with respx_app() as client:
-        r = await client.post("/responses", content=content)
-    assert r.status_code == status
-    error = error_of(r)
-    assert error["param"] == param
-    assert says in error["message"]
-    assert not route.called
-
-
 async def test_upstream_error_status_keeps_its_meaning(
     upstream: respx.MockRouter, respx_app: App
 ) -> None:

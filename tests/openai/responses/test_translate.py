@@ -507,7 +507,6 @@ def test_tool_choice(opts: Options, tools: list[Any], choice: Any, config: Any) 
         ("required", errors.Unsupported),  # GigaChat forces one function, not "one of several"
         ({"type": "function", "name": "nope"}, errors.BadRequest),
         ({"type": "mcp", "server_label": "x"}, errors.Unsupported),
-        ("sometimes", errors.BadRequest),
     ],
 )
 def test_tool_choice_gigachat_cannot_honour(choice: Any, error: type[Exception]) -> None:
