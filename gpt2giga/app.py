@@ -169,6 +169,7 @@ class App:
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
         self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        self._forward = exchange.forwarded(p.forward_headers)
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
@@ -225,7 +226,7 @@ class App:
             await self.ctx.upstream.aclose()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ex = Exchange.open(scope["headers"])
+        ex = Exchange.open(scope["headers"], self._forward)
         token = exchange.CURRENT.set(ex)
         try:
             response = await self._response(scope, receive, ex)

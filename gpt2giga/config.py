@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -135,6 +136,13 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     # X-Forwarded-For counts only when the peer is one of the trusted proxies.
     logs_ip_allowlist: list[str] = []
     logs_trusted_proxies: list[str] = []
+    # --- client parameters ---
+    # Provider built-in tools (web search, web fetch, code execution) are accepted
+    # and named ignored instead of becoming GigaChat v2's built-ins.
+    disable_builtin_tool_mapping: bool = False
+    # Client headers passed on to GigaChat besides the tracing set; credentials,
+    # cookies and SDK headers are refused at start-up.
+    forward_headers: list[str] = []
 
 
 class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -308,6 +316,7 @@ def validate(settings: Settings) -> None:
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
     _validate_attachments(proxy)
+    validate_forward_headers(proxy.forward_headers)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -384,6 +393,40 @@ def validate_https(proxy: ProxySettings) -> None:
             "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
             "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
         )
+
+
+# Headers never passed on to GigaChat, whatever GPT2GIGA_FORWARD_HEADERS says:
+# a client's credentials and cookies, its SDK's own headers, and the ones the
+# gateway writes itself for the upstream call.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
+     "set-cookie"}
+)  # fmt: skip
+SDK_HEADER_PREFIXES = ("x-stainless-", "anthropic-", "openai-", "x-goog-")
+# Any name with one of these words is taken for a credential (x-tenant-token, x-auth-user).
+CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "password", "passwd", "cookie", "credential")
+GATEWAY_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+     "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "accept",
+     "accept-encoding", "cache-control", "user-agent", "x-request-id", "rquid"}
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def validate_forward_headers(names: list[str]) -> None:
+    for name in names:
+        low = name.lower()
+        why = None
+        if not _HEADER_NAME.fullmatch(name):
+            why = "is not a header name"
+        elif low in CREDENTIAL_HEADERS or any(word in low for word in CREDENTIAL_WORDS):
+            why = "carries credentials and is never forwarded"
+        elif low.startswith(SDK_HEADER_PREFIXES) or low.startswith("proxy-"):
+            why = "is a client SDK's or a proxy's own header and is never forwarded"
+        elif low in GATEWAY_HEADERS:
+            why = "is written by the gateway for the GigaChat call and cannot be forwarded"
+        if why is not None:
+            raise ConfigError(f"GPT2GIGA_FORWARD_HEADERS: {name!r} {why}")
 
 
 def _validate_attachments(proxy: ProxySettings) -> None:

@@ -138,17 +138,25 @@ class DryRun:
         self.token_source = real.token_source
 
     async def chat(
-        self, req: giga.ChatCompletionRequest, contract: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> giga.ChatCompletionResponse:
         if self._answer is None:
-            raise Sent(self._real.encode_chat(req, contract, stream=False), stream=False)
+            raise Sent(self._real.encode_chat(req, contract, False, extra), stream=False)
         return self._answer
 
     async def stream(
-        self, req: giga.ChatCompletionRequest, contract: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
         if self._answer is None:
-            raise Sent(self._real.encode_chat(req, contract, stream=True), stream=True)
+            raise Sent(self._real.encode_chat(req, contract, True, extra), stream=True)
         raise errors.Unsupported(
             "Debug translate turns a whole answer: send `request` without streaming",
             param="stream",
