@@ -165,7 +165,7 @@ OtlpProtocol = Literal["http/protobuf", "grpc", "http/json"]
 class OtelSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The standard OpenTelemetry variables (OTEL_*) the trace exporter honours."""
 
-    service_name: str = "gpt2giga"
+    service_name: str | None = None  # else service.name from the resource, else gpt2giga
     resource_attributes: str = ""
     exporter_otlp_endpoint: str | None = None
     exporter_otlp_traces_endpoint: str | None = None

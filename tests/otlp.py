@@ -82,29 +82,31 @@ def decode(body: bytes) -> list[Span]:
     for rs in request.resource_spans:
         resource = {a.key: value(a.value) for a in rs.resource.attributes}
         for ss in rs.scope_spans:
-            for s in ss.spans:
-                spans.append(
-                    Span(
-                        name=s.name,
-                        kind=KINDS.get(s.kind, str(s.kind)),
-                        trace_id=s.trace_id.hex(),
-                        span_id=s.span_id.hex(),
-                        parent_id=s.parent_span_id.hex(),
-                        start_ns=s.start_time_unix_nano,
-                        end_ns=s.end_time_unix_nano,
-                        status={0: "unset", 1: "ok", 2: "error"}[s.status.code],
-                        status_message=s.status.message,
-                        attributes={a.key: value(a.value) for a in s.attributes},
-                        events=[
-                            Event(
-                                e.name, e.time_unix_nano, {a.key: value(a.value) for a in e.attributes}
-                            )
-                            for e in s.events
-                        ],
-                        resource=resource,
-                        scope=ss.scope.name,
-                    )
+            spans.extend(
+                Span(
+                    name=s.name,
+                    kind=KINDS.get(s.kind, str(s.kind)),
+                    trace_id=s.trace_id.hex(),
+                    span_id=s.span_id.hex(),
+                    parent_id=s.parent_span_id.hex(),
+                    start_ns=s.start_time_unix_nano,
+                    end_ns=s.end_time_unix_nano,
+                    status={0: "unset", 1: "ok", 2: "error"}[s.status.code],
+                    status_message=s.status.message,
+                    attributes={a.key: value(a.value) for a in s.attributes},
+                    events=[
+                        Event(
+                            e.name,
+                            e.time_unix_nano,
+                            {a.key: value(a.value) for a in e.attributes},
+                        )
+                        for e in s.events
+                    ],
+                    resource=resource,
+                    scope=ss.scope.name,
                 )
+                for s in ss.spans
+            )
     return spans
 
 
