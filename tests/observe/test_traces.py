@@ -1,0 +1,268 @@
+"""Traces end to end: the app, the fake GigaChat, and the OTLP protobuf a receiver decoded.
+
+Every test here reads what the gateway really exported (`tests/otlp.py`
+decodes `ExportTraceServiceRequest`), and the `traceparent` GigaChat really
+received (`Recorded` notes each upstream request's headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from gpt2giga.app import App
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
+from tests.conftest import Call, make_client, make_settings, over, sse_events
+from tests.otlp import Receiver, Span, closed_port
+
+TRACING = {"GPT2GIGA_OBSERVABILITY_ENABLED": "true", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
+CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CLIENT_SPAN = "b7ad6b7169203331"
+TRACEPARENT = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"
+MODEL = "GigaChat-2-Max"
+ANSWER = "Hello from the fake GigaChat! You said: hi"
+FAKE_MODEL = f"{MODEL}:2.0.28.2"  # the version the fake reports
+
+
+class Recorded:
+    """The fake GigaChat, noting the path and headers of every request that reached it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[tuple[str, dict[str, str]]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            self.seen.append((scope["path"], headers))
+        await self.app(scope, receive, send)
+
+    def traceparents(self, suffix: str) -> list[str | None]:
+        return [h.get("traceparent") for path, h in self.seen if path.endswith(suffix)]
+
+
+@dataclass
+class Traced:
+    app: App
+    client: httpx.AsyncClient
+    upstream: Recorded
+
+
+@pytest.fixture
+def receiver() -> Any:
+    r = Receiver(0).start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def tracing(receiver: Receiver) -> Callable[..., Any]:
+    """`async with tracing(**env) as t`: the app started; on exit shut down, spans exported."""
+
+    @asynccontextmanager
+    async def run(fake: FakeGigaChat | None = None, **env: str) -> AsyncIterator[Traced]:
+        settings = make_settings(
+            **{**TRACING, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, **env}
+        )
+        upstream = Recorded(fake or FakeGigaChat(FakeConfig(validate=True)))
+        transport = httpx.ASGITransport(app=upstream, raise_app_exceptions=False)
+        app = App(settings, make_client(settings, transport))
+        await app.startup()
+        try:
+            async with over(app) as client:
+                yield Traced(app, client, upstream)
+        finally:
+            await app.shutdown()
+
+    return run
+
+
+def one_trace(spans: list[Span]) -> tuple[Span, list[Span]]:
+    """The server span and its client spans; every span of the trace is one of them."""
+    (server,) = [s for s in spans if s.kind == "server"]
+    clients = [s for s in spans if s.trace_id == server.trace_id and s.kind == "client"]
+    assert {s.span_id for s in spans if s.trace_id == server.trace_id} == {
+        server.span_id,
+        *(c.span_id for c in clients),
+    }
+    assert all(c.parent_id == server.span_id for c in clients)
+    assert all(server.start_ns <= c.start_ns <= c.end_ns <= server.end_ns for c in clients)
+    return server, clients
+
+
+def named(spans: list[Span], prefix: str) -> list[Span]:
+    return [s for s in spans if s.name.startswith(prefix)]
+
+
+def no_secrets(spans: list[Span]) -> None:
+    text = repr([(s.attributes, [e.attributes for e in s.events], s.resource) for s in spans])
+    for secret in (DEMO_CREDENTIALS, "Bearer ", "Basic ", "demo-secret"):
+        assert secret not in text
+
+
+# --- every dialect, with and without a stream ---------------------------------------------
+
+
+def _data(body: bytes) -> list[Any]:
+    return [msgspec.json.decode(d) for _, d in sse_events(body) if d != b"[DONE]"]
+
+
+def openai_text(body: bytes, stream: bool) -> str:
+    if not stream:
+        return str(msgspec.json.decode(body)["choices"][0]["message"]["content"])
+    return "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in _data(body) if e["choices"]
+    )
+
+
+def responses_text(body: bytes, stream: bool) -> str:
+    if not stream:
+        out = msgspec.json.decode(body)["output"]
+        return "".join(
+            c["text"] for item in out if item["type"] == "message" for c in item["content"]
+        )
+    return "".join(e["delta"] for e in _data(body) if e["type"] == "response.output_text.delta")
+
+
+def anthropic_text(body: bytes, stream: bool) -> str:
+    if not stream:
+        return "".join(
+            b["text"] for b in msgspec.json.decode(body)["content"] if b["type"] == "text"
+        )
+    return "".join(
+        e["delta"]["text"]
+        for e in _data(body)
+        if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"
+    )
+
+
+def gemini_text(body: bytes, stream: bool) -> str:
+    answers = _data(body) if stream else [msgspec.json.decode(body)]
+    return "".join(
+        p.get("text", "") for a in answers for p in a["candidates"][0]["content"]["parts"]
+    )
+
+
+USER = {"role": "user", "content": "hi"}
+DIALECTS: dict[str, tuple[str, str, dict[str, Any], Callable[[bytes, bool], str]]] = {
+    "openai": ("/v1/chat/completions", "/chat/completions", {"messages": [USER]}, openai_text),
+    "responses": ("/v1/responses", "/responses", {"input": "hi"}, responses_text),
+    "anthropic": (
+        "/v1/messages",
+        "/messages",
+        {"max_tokens": 100, "messages": [USER]},
+        anthropic_text,
+    ),
+    "gemini": (
+        f"/v1beta/models/{MODEL}:generateContent",
+        "/models/{model:path}:generateContent",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        gemini_text,
+    ),
+}
+
+
+def request_for(dialect: str, stream: bool) -> tuple[str, str, dict[str, Any]]:
+    path, route, body, _ = DIALECTS[dialect]
+    body = {"model": MODEL, **body} if dialect != "gemini" else dict(body)
+    if stream and dialect == "gemini":
+        return (
+            path.replace(":generate", ":streamGenerate") + "?alt=sse",
+            route.replace(":generate", ":streamGenerate"),
+            body,
+        )
+    if stream:
+        body["stream"] = True
+    return path, route, body
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+async def test_one_trace_per_request_continues_the_clients_traceparent(
+    tracing: Callable[..., Any], receiver: Receiver, dialect: str, stream: bool
+) -> None:
+    path, route, body = request_for(dialect, stream)
+    async with tracing() as t:
+        r = await t.client.post(path, json=body, headers={"traceparent": TRACEPARENT})
+        assert r.status_code == 200, r.text
+        assert DIALECTS[dialect][3](r.content, stream) == ANSWER
+
+    server, clients = one_trace(receiver.spans)
+    assert server.name == f"POST {route}"
+    assert (server.trace_id, server.parent_id) == (CLIENT_TRACE, CLIENT_SPAN)
+    assert server.resource["service.name"] == "gpt2giga"
+    attrs = server.attributes
+    assert attrs["http.route"] == route
+    assert attrs["http.response.status_code"] == 200
+    assert attrs["gpt2giga.dialect"] == ("openai" if dialect == "responses" else dialect)
+    assert attrs["gpt2giga.request_id"] == r.headers["x-request-id"]
+    assert (attrs["gpt2giga.requested_model"], attrs["gpt2giga.model"]) == (MODEL, MODEL)
+    assert attrs["gpt2giga.contract"] == "v1"
+    assert attrs["gpt2giga.stream"] is stream
+    assert "input.value" not in attrs and "output.value" not in attrs  # no capture asked
+
+    (auth,) = named(clients, "POST /api/v2/oauth")  # the first call of the process
+    assert auth.attributes["gpt2giga.operation"] == "auth"
+    (chat,) = named(clients, "chat ")
+    assert chat.name == f"chat {MODEL}"
+    # The traceparent GigaChat received names the gateway's client span, in the client's trace.
+    assert t.upstream.traceparents("/chat/completions") == [f"00-{CLIENT_TRACE}-{chat.span_id}-01"]
+    llm = chat.attributes
+    assert llm["openinference.span.kind"] == "LLM"
+    assert llm["gen_ai.operation.name"] == "chat"
+    assert llm["gen_ai.provider.name"] == llm["llm.provider"] == "gigachat"
+    assert llm["gen_ai.request.model"] == llm["llm.model_name"] == MODEL
+    assert llm["gen_ai.response.model"] == FAKE_MODEL
+    assert llm["gen_ai.response.finish_reasons"] == ["stop"]
+    assert (llm["gen_ai.usage.input_tokens"], llm["gen_ai.usage.output_tokens"]) == (4, 8)
+    assert (llm["llm.token_count.prompt"], llm["llm.token_count.completion"]) == (4, 8)
+    assert llm["llm.token_count.total"] == 12
+    assert llm["http.response.status_code"] == 200
+    assert msgspec.json.decode(llm["llm.invocation_parameters"]).get("stream") is (stream or None)
+    if stream:
+        assert server.event_names() == ["stream.first_token", "stream.end"]
+        first = server.event("stream.first_token").time_ns
+        assert chat.start_ns < first < server.event("stream.end").time_ns <= server.end_ns
+        assert 0 < llm["gen_ai.response.time_to_first_chunk"] < 5
+    else:
+        assert server.events == []
+    no_secrets(receiver.spans)
+
+
+async def test_embeddings_get_an_embedding_span(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with tracing() as t:
+        r = await t.client.post(
+            "/v1/embeddings", json={"model": "EmbeddingsGigaR", "input": ["a b", "c"]}
+        )
+        assert r.status_code == 200
+        assert len(r.json()["data"]) == 2
+    _, clients = one_trace(receiver.spans)
+    (emb,) = named(clients, "embeddings ")
+    assert emb.name == "embeddings EmbeddingsGigaR"
+    assert emb.attributes["openinference.span.kind"] == "EMBEDDING"
+    assert emb.attributes["gen_ai.operation.name"] == "embeddings"
+    assert emb.attributes["gen_ai.usage.input_tokens"] == r.json()["usage"]["prompt_tokens"]
+
+
+async def test_a_trace_the_gateway_starts_reaches_gigachat_with_the_client_span(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with tracing() as t:
+        path, _, body = request_for("openai", False)
+        r = await t.client.post(path, json=body)
+        assert openai_text(r.content, False) == ANSWER
+    server, clients = one_trace(receiver.spans)
+    assert server.parent_id == ""  # a root: the client sent no traceparent
+    (chat,) = named(clients, "chat ")
+    assert t.upstream.traceparents("/chat/completions") == [
+        f"00-{server.trace_id}-{chat.span_id}-01"
+    ]
