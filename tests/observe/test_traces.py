@@ -7,7 +7,6 @@ received (`Recorded` notes each upstream request's headers).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ import pytest
 
 from gpt2giga.app import App
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
-from tests.conftest import Call, make_client, make_settings, over, sse_events
-from tests.otlp import Receiver, Span, closed_port
+from tests.conftest import make_client, make_settings, over, sse_events
+from tests.otlp import Receiver, Span
 
 TRACING = {"GPT2GIGA_OBSERVABILITY_ENABLED": "true", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
