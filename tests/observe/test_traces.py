@@ -7,6 +7,8 @@ received (`Recorded` notes each upstream request's headers).
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import pytest
 
 from gpt2giga.app import App
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
-from tests.conftest import make_client, make_settings, over, sse_events
+from tests.conftest import Call, make_client, make_settings, over, sse_events
 from tests.otlp import Receiver, Span
 
 TRACING = {"GPT2GIGA_OBSERVABILITY_ENABLED": "true", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
@@ -66,12 +68,14 @@ def tracing(receiver: Receiver) -> Callable[..., Any]:
     """`async with tracing(**env) as t`: the app started; on exit shut down, spans exported."""
 
     @asynccontextmanager
-    async def run(fake: FakeGigaChat | None = None, **env: str) -> AsyncIterator[Traced]:
+    async def run(
+        fake: Any = None, transport: httpx.AsyncBaseTransport | None = None, **env: str
+    ) -> AsyncIterator[Traced]:
         settings = make_settings(
             **{**TRACING, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, **env}
         )
         upstream = Recorded(fake or FakeGigaChat(FakeConfig(validate=True)))
-        transport = httpx.ASGITransport(app=upstream, raise_app_exceptions=False)
+        transport = transport or httpx.ASGITransport(app=upstream, raise_app_exceptions=False)
         app = App(settings, make_client(settings, transport))
         await app.startup()
         try:
@@ -265,3 +269,154 @@ async def test_a_trace_the_gateway_starts_reaches_gigachat_with_the_client_span(
     assert t.upstream.traceparents("/chat/completions") == [
         f"00-{server.trace_id}-{chat.span_id}-01"
     ]
+
+
+# --- the calls around the chat: token, files, retries, failures -----------------------------
+
+PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 24).decode()
+LOOK = {
+    "role": "user",
+    "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG_B64}},
+    ],
+}
+
+
+class Failing:
+    """Answers the first chat calls with `statuses`, in turn; then the fake answers."""
+
+    def __init__(self, app: Any, statuses: list[int]) -> None:
+        self.app = app
+        self.statuses = statuses
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        chat = scope["type"] == "http" and scope["path"].endswith("/chat/completions")
+        if chat and self.statuses:
+            status = self.statuses.pop(0)
+            body = msgspec.json.encode({"status": status, "message": "GigaChat is busy"})
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+async def test_token_refresh_file_upload_and_chat_are_client_spans_in_order(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    fake = FakeGigaChat(FakeConfig(validate=True))
+    async with tracing(fake) as t:
+        r = await t.client.post("/v1/chat/completions", json={"model": MODEL, "messages": [LOOK]})
+        assert r.status_code == 200, r.text
+        assert "[files: " in r.json()["choices"][0]["message"]["content"]
+    _, clients = one_trace(receiver.spans)
+    assert [c.name for c in sorted(clients, key=lambda c: c.start_ns)] == [
+        "POST /api/v2/oauth",
+        "POST /api/v1/files",
+        f"chat {MODEL}",
+    ]
+    (upload,) = named(clients, "POST /api/v1/files")
+    assert upload.attributes["gpt2giga.operation"] == "upload_file"
+    assert upload.attributes["http.response.status_code"] == 200
+    assert t.upstream.traceparents("/files") == [f"00-{upload.trace_id}-{upload.span_id}-01"]
+    no_secrets(receiver.spans)
+
+
+async def test_a_retry_is_a_second_client_span_with_its_own_traceparent(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    fake = Failing(FakeGigaChat(), [503])
+    async with tracing(fake, GIGACHAT_MAX_RETRIES="1") as t:
+        r = await t.client.post(
+            "/v1/chat/completions",
+            json={"model": MODEL, "messages": [USER]},
+            headers={"traceparent": TRACEPARENT},
+        )
+        assert openai_text(r.content, False) == ANSWER
+    server, clients = one_trace(receiver.spans)
+    first, second = sorted(named(clients, "chat "), key=lambda c: c.start_ns)
+    assert (first.status, first.attributes["error.type"]) == ("error", "503")
+    assert first.attributes["http.response.status_code"] == 503
+    assert "http.request.resend_count" not in first.attributes
+    assert second.status == "unset"
+    assert second.attributes["http.request.resend_count"] == 1
+    assert second.attributes["gen_ai.usage.output_tokens"] == 8
+    assert first.end_ns <= second.start_ns
+    assert t.upstream.traceparents("/chat/completions") == [
+        f"00-{CLIENT_TRACE}-{first.span_id}-01",
+        f"00-{CLIENT_TRACE}-{second.span_id}-01",
+    ]
+    assert server.status == "unset"
+
+
+async def test_an_upstream_error_marks_both_spans(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with tracing(Failing(FakeGigaChat(), [500])) as t:
+        r = await t.client.post("/v1/chat/completions", json={"model": MODEL, "messages": [USER]})
+        assert r.status_code == 502
+        assert "GigaChat answered 500" in r.json()["error"]["message"]
+    server, clients = one_trace(receiver.spans)
+    assert server.status == "error"
+    assert server.attributes["http.response.status_code"] == 502
+    assert (
+        server.attributes["gpt2giga.error"] == server.attributes["error.type"] == "upstream_error"
+    )
+    assert server.attributes["gpt2giga.upstream_error"] == "upstream_error"
+    (chat,) = named(clients, "chat ")
+    assert (chat.status, chat.attributes["error.type"]) == ("error", "500")
+    assert "gen_ai.response.model" not in chat.attributes
+
+
+class Held(httpx.AsyncByteStream):
+    """A GigaChat stream that sends one chunk and then nothing, until the test is over."""
+
+    def __init__(self) -> None:
+        self.end = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'data: {"choices":[{"delta":{"content":"Hello"},"index":0}],"created":1,'
+        yield b'"model":"GigaChat-2-Max","object":"chat.completion"}\n\n'
+        await self.end.wait()
+
+
+class HeldUpstream(httpx.AsyncBaseTransport):
+    """GigaChat over a socket-less transport: a token, then a stream that never ends.
+
+    httpx's ASGITransport gathers a whole answer first, so a stream left mid-way
+    needs a transport that hands the body out as it comes.
+    """
+
+    def __init__(self) -> None:
+        self.stream = Held()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/oauth"):
+            token = {"access_token": "tok-1", "expires_at": 4_102_444_800_000}
+            return httpx.Response(200, json=token)
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=self.stream)
+
+
+async def test_a_client_that_leaves_mid_stream_ends_the_trace_with_a_disconnect(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    held = HeldUpstream()
+    async with tracing(transport=held) as t:
+        path, _, body = request_for("openai", True)
+        call = Call(
+            t.app, "POST", path, msgspec.json.encode(body), {"content-type": "application/json"}
+        )
+        task = call.start()
+        await call.sent(lambda text: b"Hello" in text)
+        call.leave.set()
+        await asyncio.wait_for(task, 5)
+        assert b"[DONE]" not in call.text
+    server, clients = one_trace(receiver.spans)
+    assert server.event_names() == ["stream.first_token", "stream.client_disconnect"]
+    assert server.attributes["gpt2giga.disconnected"] is True
+    assert server.status == "unset"  # the client's choice, not a failure
+    (chat,) = named(clients, "chat ")
+    assert chat.end_ns <= server.event("stream.client_disconnect").time_ns
+    assert "gen_ai.usage.output_tokens" not in chat.attributes  # the stream never ended
