@@ -21,7 +21,7 @@ import pytest
 from gpt2giga.app import App
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from tests.conftest import Call, make_client, make_settings, over, sse_events
-from tests.otlp import Receiver, Span
+from tests.otlp import Receiver, Span, closed_port
 
 TRACING = {"GPT2GIGA_OBSERVABILITY_ENABLED": "true", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -420,3 +420,202 @@ async def test_a_client_that_leaves_mid_stream_ends_the_trace_with_a_disconnect(
     (chat,) = named(clients, "chat ")
     assert chat.end_ns <= server.event("stream.client_disconnect").time_ns
     assert "gen_ai.usage.output_tokens" not in chat.attributes  # the stream never ended
+
+
+# --- off, sampling, and a collector that is down -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"GPT2GIGA_OBSERVABILITY_ENABLED": "false"}, {"GPT2GIGA_OBSERVABILITY_BACKEND": "noop"}],
+    ids=["disabled", "noop"],
+)
+async def test_nothing_is_exported_when_tracing_is_off(
+    tracing: Callable[..., Any], receiver: Receiver, env: dict[str, str]
+) -> None:
+    async with tracing(**env) as t:
+        assert t.app.tracer is None
+        for headers in ({"traceparent": TRACEPARENT}, {}):
+            r = await t.client.post(
+                "/v1/chat/completions", json={"model": MODEL, "messages": [USER]}, headers=headers
+            )
+            assert openai_text(r.content, False) == ANSWER
+    assert receiver.spans == [] and receiver.paths == []
+    # The client's header still reaches GigaChat as it came; none is made up.
+    assert t.upstream.traceparents("/chat/completions") == [TRACEPARENT, None]
+
+
+async def test_sampling_is_decided_once_per_trace_and_follows_the_clients_choice(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    unsampled = f"00-{CLIENT_TRACE}-{CLIENT_SPAN}-00"
+    async with tracing(GPT2GIGA_OBSERVABILITY_SAMPLE_RATE="0") as t:
+        for headers in ({}, {"traceparent": unsampled}, {"traceparent": TRACEPARENT}):
+            r = await t.client.post(
+                "/v1/chat/completions", json={"model": MODEL, "messages": [USER]}, headers=headers
+            )
+            assert openai_text(r.content, False) == ANSWER
+    # Only the client's sampled trace is exported: rate 0 applies to traces the gateway starts.
+    server, clients = one_trace(receiver.spans)
+    assert server.trace_id == CLIENT_TRACE
+    assert [c.name for c in clients] == [f"chat {MODEL}"]
+    started, passed, kept = t.upstream.traceparents("/chat/completions")
+    # A trace not kept still reaches GigaChat as a trace, marked not sampled.
+    assert started is not None and started.endswith("-00") and CLIENT_TRACE not in started
+    assert passed == unsampled
+    assert kept == f"00-{CLIENT_TRACE}-{clients[0].span_id}-01"
+
+
+async def test_a_collector_that_is_down_never_harms_a_request_and_drops_are_counted(
+    tracing: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    down = f"http://127.0.0.1:{closed_port()}"
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": down,
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "300",
+        "GPT2GIGA_METRICS_ENABLED": "true",
+    }
+    async with tracing(**env) as t:
+        for stream in (False, True):
+            path, _, body = request_for("openai", stream)
+            r = await t.client.post(path, json=body, headers={"traceparent": TRACEPARENT})
+            assert r.status_code == 200
+            assert openai_text(r.content, stream) == ANSWER
+    tracer = t.app.tracer
+    assert tracer is not None
+    assert tracer.failed == 5  # two server spans, two chats, one token request
+    assert t.app.metrics is not None
+    metrics = t.app.metrics.render()[0].decode()
+    assert 'gpt2giga_trace_spans_dropped_total{reason="export_failed"} 5.0' in metrics
+    assert any("spans dropped" in r.message for r in caplog.records if r.name == "gpt2giga.traces")
+
+
+async def test_a_full_queue_drops_and_counts_without_waiting(receiver: Receiver) -> None:
+    from gpt2giga.gigachat.traced import describe
+    from gpt2giga.observe.spans import Sampler
+    from gpt2giga.observe.traces import Tracer
+
+    settings = make_settings(**TRACING, GPT2GIGA_OBSERVABILITY_QUEUE_SIZE="1")
+    drops: list[tuple[str, int]] = []
+    tracer = Tracer(settings, describe, lambda reason, n: drops.append((reason, n)))
+    sampler = Sampler(1.0)
+    for _ in range(3):  # not started: nothing takes from the queue
+        tracer.record(sampler.open([]))
+    assert tracer.dropped == 2
+    assert drops == [("queue_full", 1), ("queue_full", 1)]
+
+
+# --- content: the double opt-in, tool arguments, redaction, the length cap ----------------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+CAPTURE = {
+    "GPT2GIGA_OBSERVABILITY_CAPTURE_CONTENT": "true",
+    "GPT2GIGA_OBSERVABILITY_CAPTURE_MESSAGES": "true",
+    "GPT2GIGA_OBSERVABILITY_CAPTURE_RESPONSES": "true",
+}
+CONTENT_KEYS = ("input.value", "output.value", "llm.input_messages", "llm.output_messages")
+
+
+def exported_text(spans: list[Span]) -> str:
+    return repr([(s.attributes, [e.attributes for e in s.events]) for s in spans])
+
+
+@pytest.mark.parametrize("tool_args", [False, True], ids=["no-tool-args", "tool-args"])
+async def test_tool_calls_stream_as_events_with_arguments_only_when_asked(
+    tracing: Callable[..., Any], receiver: Receiver, tool_args: bool
+) -> None:
+    env = {**CAPTURE, "GPT2GIGA_OBSERVABILITY_CAPTURE_TOOL_ARGS": str(tool_args)}
+    body = {
+        "model": MODEL,
+        "stream": True,
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "weather please"}],
+    }
+    async with tracing(**env) as t:
+        r = await t.client.post("/v1/chat/completions", json=body)
+    calls = [
+        c
+        for e in _data(r.content)
+        if e["choices"]
+        for c in e["choices"][0]["delta"].get("tool_calls", [])
+    ]
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    arguments = msgspec.json.decode(calls[0]["function"]["arguments"])
+    assert list(arguments) == ["city"]
+
+    server, clients = one_trace(receiver.spans)
+    assert server.event_names() == ["stream.first_token", "stream.tool_call_delta", "stream.end"]
+    delta = server.event("stream.tool_call_delta")
+    assert delta.attributes["gen_ai.tool.name"] == "get_weather"
+    (chat,) = named(clients, "chat ")
+    assert chat.attributes["gen_ai.response.finish_reasons"] == ["function_call"]
+    assert chat.attributes["llm.tool_calls.names"] == ["get_weather"]
+    assert "weather please" in server.attributes["input.value"]
+    assert chat.attributes["llm.input_messages.0.message.content"] == "weather please"
+    key = "llm.output_messages.0.message.tool_calls.0.tool_call.function"
+    if tool_args:
+        assert msgspec.json.decode(delta.attributes["gen_ai.tool.call.arguments"]) == arguments
+        assert msgspec.json.decode(chat.attributes[f"{key}.arguments"]) == arguments
+        assert chat.attributes[f"{key}.name"] == "get_weather"
+        assert '"city"' in server.attributes["input.value"]  # the tool's schema
+    else:
+        # Neither the tool's schema nor the arguments GigaChat chose appear anywhere.
+        assert "city" not in exported_text(receiver.spans)
+        assert "gen_ai.tool.call.arguments" not in delta.attributes
+        assert f"{key}.arguments" not in chat.attributes
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {k: "true" for k in CAPTURE if not k.endswith("_CONTENT")},
+        {"GPT2GIGA_OBSERVABILITY_CAPTURE_CONTENT": "true"},
+    ],
+    ids=["kinds-without-the-switch", "switch-without-a-kind"],
+)
+async def test_content_needs_both_opt_ins(
+    tracing: Callable[..., Any], receiver: Receiver, env: dict[str, str]
+) -> None:
+    async with tracing(**env) as t:
+        r = await t.client.post("/v1/chat/completions", json={"model": MODEL, "messages": [USER]})
+        assert openai_text(r.content, False) == ANSWER
+    text = exported_text(receiver.spans)
+    assert not any(key in text for key in CONTENT_KEYS)
+    assert ANSWER not in text and "'hi'" not in text
+
+
+async def test_captured_content_is_redacted_and_cut_at_the_maximum_length(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    secret = "sk-live-0123456789"
+    message = f"my api_key={secret} " + "word " * 100
+    env = {**CAPTURE, "GPT2GIGA_OBSERVABILITY_MAX_CONTENT_LENGTH": "120"}
+    async with tracing(**env) as t:
+        r = await t.client.post(
+            "/v1/chat/completions",
+            json={"model": MODEL, "messages": [{"role": "user", "content": message}]},
+        )
+        assert r.status_code == 200
+    server, clients = one_trace(receiver.spans)
+    (chat,) = named(clients, "chat ")
+    for value in (
+        server.attributes["input.value"],
+        server.attributes["output.value"],
+        chat.attributes["input.value"],
+        chat.attributes["llm.input_messages.0.message.content"],
+    ):
+        assert len(value) == 120 and value.endswith("...[truncated]")
+    assert chat.attributes["llm.input_messages.0.message.content"].startswith("my api_key=***")
+    assert secret not in exported_text(receiver.spans)
+    no_secrets(receiver.spans)
