@@ -619,3 +619,30 @@ async def test_captured_content_is_redacted_and_cut_at_the_maximum_length(
     assert chat.attributes["llm.input_messages.0.message.content"].startswith("my api_key=***")
     assert secret not in exported_text(receiver.spans)
     no_secrets(receiver.spans)
+
+
+async def test_the_collector_gets_protobuf_with_the_configured_headers_and_resource(
+    tracing: Callable[..., Any], receiver: Receiver
+) -> None:
+    env = {
+        "PHOENIX_COLLECTOR_ENDPOINT": receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",  # loses to Phoenix's variable
+        "GPT2GIGA_PHOENIX_API_KEY": "phx-secret-key",
+        "GPT2GIGA_PHOENIX_PROJECT_NAME": "agents",
+        "OTEL_SERVICE_NAME": "edge-gateway",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=staging",
+    }
+    async with tracing(**env) as t:
+        r = await t.client.post("/v1/chat/completions", json={"model": MODEL, "messages": [USER]})
+        assert openai_text(r.content, False) == ANSWER
+    assert set(receiver.paths) == {"/v1/traces"}
+    sent = receiver.headers[0]
+    assert sent["content-type"] == "application/x-protobuf"
+    assert sent["authorization"] == "Bearer phx-secret-key"
+    server, _ = one_trace(receiver.spans)
+    assert server.scope == "gpt2giga"
+    resource = server.resource
+    assert resource["service.name"] == "edge-gateway"
+    assert resource["openinference.project.name"] == "agents"
+    assert resource["deployment.environment"] == "staging"
+    assert "phx-secret-key" not in exported_text(receiver.spans)
