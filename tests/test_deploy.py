@@ -212,10 +212,43 @@ def test_dev_publishes_the_gateway_port(compose: dict[str, Any]) -> None:
     assert dev["ports"] == ["${GPT2GIGA_PORT:-8090}:${GPT2GIGA_PORT:-8090}"]
 
 
+def gateways(compose: dict[str, Any]) -> list[dict[str, Any]]:
+    """The services built from this repository (Phoenix and the like have settings of their own)."""
+    return [s for s in compose["services"].values() if "build" in s]
+
+
 def test_every_variable_compose_names_is_a_setting(compose: dict[str, Any]) -> None:
     text = (DEPLOY / "compose.yaml").read_text()
     referenced = set(re.findall(r"\$\{(\w+)", text))
-    for svc in compose["services"].values():
+    for svc in gateways(compose):
         referenced |= set(svc.get("environment", {}))
     assert referenced
     assert referenced <= known_env_names()
+
+
+def test_the_phoenix_profile_traces_into_the_phoenix_service(compose: dict[str, Any]) -> None:
+    in_profile = {
+        name: s for name, s in compose["services"].items() if "phoenix" in s.get("profiles", ())
+    }
+    (gateway,) = [s for s in in_profile.values() if "build" in s]
+    (phoenix_name,) = [name for name, s in in_profile.items() if "build" not in s]
+    phoenix = in_profile[phoenix_name]
+    assert phoenix["image"].startswith("arizephoenix/phoenix:")
+    assert "127.0.0.1:6006:6006" in phoenix["ports"]  # the UI and OTLP over HTTP
+    env = gateway["environment"]
+    assert env["GPT2GIGA_OBSERVABILITY_ENABLED"] == "true"
+    assert env["GPT2GIGA_PHOENIX_COLLECTOR_ENDPOINT"] == f"http://{phoenix_name}:6006"
+    assert gateway["depends_on"] == [phoenix_name]
+    # The image carries the extra the tracer needs, and the settings load with it.
+    extras = gateway["build"]["args"]["EXTRAS"]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(rf"^{extras} = \[", pyproject, re.MULTILINE)
+    settings = config.load({**env, "GIGACHAT_CREDENTIALS": "x"})
+    assert settings.proxy.observability_enabled
+
+
+def test_the_image_installs_the_extras_it_is_built_with(dockerfile: list[tuple[str, str]]) -> None:
+    builder = stages(dockerfile)[0]
+    assert ("ARG", 'EXTRAS=""') in builder
+    install = next(args for keyword, args in builder if keyword == "RUN" and "pip install" in args)
+    assert "${EXTRAS:+[$EXTRAS]}" in install
