@@ -12,7 +12,6 @@ export is counted and logged, never seen by a request.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -40,8 +39,11 @@ Describe = Callable[[Call, bool], Answer]  # gigachat.traced.describe: a chat ca
 OnDrop = Callable[[str, int], None]  # (reason, spans): queue_full or export_failed
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 STOP_TIMEOUT_S = 5.0
+# The worker wakes this often and takes whatever finished meanwhile. Waking per
+# request instead (a blocking get) cost a GIL hand-off and a thread switch per
+# sampled request on the gateway's one core: 0.29x the throughput at 256 in flight.
+POLL_S = 0.25
 LOG_EVERY_S = 60.0  # a collector that is down is reported at most once a minute
-_STOP = object()
 
 
 class Counted(SpanExporter):
@@ -91,6 +93,7 @@ class Tracer:
         self._scope = InstrumentationScope("gpt2giga", __version__)
         self._processor: BatchSpanProcessor | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._last_report = 0.0
         self.dropped = 0  # requests whose spans never left: queue full
         self.failed = 0  # spans the collector did not take
@@ -120,8 +123,7 @@ class Tracer:
         """Export what was recorded, then end both threads (lifespan shutdown)."""
         thread, self._thread = self._thread, None
         if thread is not None:
-            with contextlib.suppress(queue.Full):
-                self._queue.put(_STOP, timeout=STOP_TIMEOUT_S)
+            self._stopping.set()
             thread.join(STOP_TIMEOUT_S)
         if self._processor is not None:
             self._processor.shutdown()  # type: ignore[no-untyped-call]
@@ -130,14 +132,19 @@ class Tracer:
         processor = self._processor
         assert processor is not None
         while True:
-            ex = self._queue.get()
-            if ex is _STOP:
+            stopping = self._stopping.wait(POLL_S)
+            while True:  # everything queued so far, then sleep again
+                try:
+                    ex = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    for span in self.spans(ex):
+                        processor.on_end(span)
+                except Exception:  # one odd record must not end tracing
+                    log.exception("traces: could not build the spans of request %s", ex.request_id)
+            if stopping:
                 return
-            try:
-                for span in self.spans(ex):
-                    processor.on_end(span)
-            except Exception:  # one odd record must not end tracing
-                log.exception("traces: could not build the spans of request %s", ex.request_id)
 
     def _failed(self, spans: int) -> None:
         self.failed += spans
