@@ -21,12 +21,14 @@ from gpt2giga import cors, errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
+    BodyTooLarge,
     Receive,
     Request,
     Response,
     Scope,
     Send,
     StreamResponse,
+    discard,
     read_body,
     send_full,
     send_stream,
@@ -174,6 +176,7 @@ class App:
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
         self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        self._forward = exchange.forwarded(p.forward_headers)
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
@@ -236,7 +239,7 @@ class App:
             await self.ctx.upstream.aclose()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ex = self._open(scope["headers"])
+        ex = self._open(scope["headers"], self._forward)
         token = exchange.CURRENT.set(ex)
         try:
             response = await self._response(scope, receive, ex)
@@ -246,6 +249,8 @@ class App:
                 ex.finished = perf_counter()
                 for observe in self.observers.each:
                     observe(ex)
+            if isinstance(response, Response) and response.linger:
+                await discard(receive)
         finally:
             exchange.CURRENT.reset(token)
             ex.close()
@@ -278,7 +283,9 @@ class App:
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
         ex.error = err.kind
-        return self.error_response(dialect, err)
+        response = self.error_response(dialect, err)
+        response.linger = isinstance(err, BodyTooLarge)
+        return response
 
     async def _send(
         self, receive: Receive, send: Send, response: Response | StreamResponse, ex: Exchange

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ SDK_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
 SDK_SCOPE = "GIGACHAT_API_PERS"
 
 Contract = Literal["v1", "v2"]
+Sink = Literal["noop", "jsonl", "postgres", "opensearch"]
+SINKS: tuple[str, ...] = typing.get_args(Sink)
 
 
 class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +136,30 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     phoenix_collector_endpoint: str | None = None
     phoenix_project_name: str = "gpt2giga"
     phoenix_api_key: Secret | None = None
+    # --- debug translate, runtime logs, and the settings deploy/ overlays name ---
+    # (The sink and admin settings here are the FastAPI gpt2giga's names, as the
+    # traffic-log sinks define them; the sinks themselves are refused until built.)
+    traffic_log_sinks: list[Sink] = []
+    traffic_log_postgres_dsn: Secret | None = None
+    opensearch_url: str = "http://localhost:9200"
+    opensearch_index: str = "gpt2giga-traffic"
+    opensearch_data_stream: bool = True
+    opensearch_bulk_size: int = 500
+    opensearch_flush_interval_ms: int = 2_000
+    # The secret of the admin and debug routes; never the proxy key.
+    admin_api_key: Secret | None = None
+    debug_translate_enabled: bool = False
+    # Who may read /logs*: addresses or networks (empty: anyone the API key lets in);
+    # X-Forwarded-For counts only when the peer is one of the trusted proxies.
+    logs_ip_allowlist: list[str] = []
+    logs_trusted_proxies: list[str] = []
+    # --- client parameters ---
+    # Provider built-in tools (web search, web fetch, code execution) are accepted
+    # and named ignored instead of becoming GigaChat v2's built-ins.
+    disable_builtin_tool_mapping: bool = False
+    # Client headers passed on to GigaChat besides the tracing set; credentials,
+    # cookies and SDK headers are refused at start-up.
+    forward_headers: list[str] = []
 
 
 class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -336,6 +363,7 @@ def validate(settings: Settings) -> None:
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
     _validate_attachments(proxy)
+    validate_forward_headers(proxy.forward_headers)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -387,10 +415,15 @@ def validate_operations(proxy: ProxySettings) -> None:
         raise ConfigError(
             f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
         )
-    if proxy.traffic_log_enabled and proxy.traffic_log_sink in ("postgres", "opensearch"):
-        raise ConfigError(
-            f"GPT2GIGA_TRAFFIC_LOG_SINK: {proxy.traffic_log_sink} is not built in; use jsonl"
-        )
+    name = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
+    for sink in proxy.traffic_log_sinks or [proxy.traffic_log_sink]:
+        if sink not in SINKS:  # a comma-separated list is split, not matched, by parse_value
+            raise ConfigError(f"{name}: expected one of {', '.join(SINKS)}, got {sink!r}")
+        if proxy.traffic_log_enabled and sink in ("postgres", "opensearch"):
+            raise ConfigError(f"{name}: {sink} is not built in; use jsonl")
+    for name in ("logs_ip_allowlist", "logs_trusted_proxies"):
+        for network in getattr(proxy, name):
+            _network(f"GPT2GIGA_{name.upper()}", network)
     if proxy.use_https:
         validate_https(proxy)
 
@@ -474,6 +507,40 @@ def validate_https(proxy: ProxySettings) -> None:
         )
 
 
+# Headers never passed on to GigaChat, whatever GPT2GIGA_FORWARD_HEADERS says:
+# a client's credentials and cookies, its SDK's own headers, and the ones the
+# gateway writes itself for the upstream call.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
+     "set-cookie"}
+)  # fmt: skip
+SDK_HEADER_PREFIXES = ("x-stainless-", "anthropic-", "openai-", "x-goog-")
+# Any name with one of these words is taken for a credential (x-tenant-token, x-auth-user).
+CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "password", "passwd", "cookie", "credential")
+GATEWAY_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+     "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "accept",
+     "accept-encoding", "cache-control", "user-agent", "x-request-id", "rquid"}
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def validate_forward_headers(names: list[str]) -> None:
+    for name in names:
+        low = name.lower()
+        why = None
+        if not _HEADER_NAME.fullmatch(name):
+            why = "is not a header name"
+        elif low in CREDENTIAL_HEADERS or any(word in low for word in CREDENTIAL_WORDS):
+            why = "carries credentials and is never forwarded"
+        elif low.startswith(SDK_HEADER_PREFIXES) or low.startswith("proxy-"):
+            why = "is a client SDK's or a proxy's own header and is never forwarded"
+        elif low in GATEWAY_HEADERS:
+            why = "is written by the gateway for the GigaChat call and cannot be forwarded"
+        if why is not None:
+            raise ConfigError(f"GPT2GIGA_FORWARD_HEADERS: {name!r} {why}")
+
+
 def _validate_attachments(proxy: ProxySettings) -> None:
     for name in (
         "max_image_file_size_bytes",
@@ -483,13 +550,16 @@ def _validate_attachments(proxy: ProxySettings) -> None:
         if getattr(proxy, name) < 1:
             raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
     for network in proxy.attachment_url_allowed_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigError(
-                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
-                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
-            ) from None
+        _network("GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS", network)
+
+
+def _network(name: str, network: str) -> None:
+    try:
+        ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: {network!r} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
 
 
 def auth_required(settings: Settings) -> bool:

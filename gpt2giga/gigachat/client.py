@@ -141,28 +141,46 @@ class GigaChatClient:
     # --- endpoints -----------------------------------------------------------
 
     def encode_chat(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, stream: bool
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        stream: bool,
+        extra: dict[str, Any] | None = None,
     ) -> bytes:
-        """The exact upstream body for `req` on `contract_`."""
+        """The exact upstream body for `req` on `contract_`, `extra` merged in.
+
+        `extra` holds fields the gateway has no struct for (a client's literal
+        `extra_body`): merged like the SDK's `additional_fields`, the typed
+        fields winning a clash.
+        """
         profanity = self.settings.profanity_check
+        body: giga.ChatV1 | giga.ChatCompletionRequest
         if contract_ == "v1":
             body = contract.to_v1(req, profanity)
             if stream:
                 body.stream = True
-            return _encode(body)
-        # Like the SDK, `stream` is on the wire only when streaming, whatever the struct says.
-        if profanity is not None or stream or req.stream is not None:
-            req = msgspec.structs.replace(
-                req,
-                stream=True if stream else None,
-                disable_filter=(not profanity) if profanity is not None else req.disable_filter,
-            )
-        return _encode(req)
+        else:
+            body = req
+            # The request's own `disable_filter` wins over the operator's default, as in the SDK.
+            default = None if profanity is None else not profanity
+            disable_filter = req.disable_filter if req.disable_filter is not None else default
+            # Like the SDK, `stream` is on the wire only when streaming, whatever the struct says.
+            if disable_filter != req.disable_filter or stream or req.stream is not None:
+                body = msgspec.structs.replace(
+                    req, stream=True if stream else None, disable_filter=disable_filter
+                )
+        if extra:
+            return _encode({**extra, **msgspec.to_builtins(body)})
+        return _encode(body)
 
     async def chat(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> giga.ChatCompletionResponse:
-        body = self.encode_chat(req, contract_, stream=False)
+        body = self.encode_chat(req, contract_, stream=False, extra=extra)
         release = await self._slot(req.model)
         try:
             response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
@@ -188,10 +206,14 @@ class GigaChatClient:
         return await self.limits.acquire(name)
 
     async def stream(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> UpstreamStream:
         """Open a stream; every failure before its first byte is raised here, retried first."""
-        body = self.encode_chat(req, contract_, stream=True)
+        body = self.encode_chat(req, contract_, stream=True, extra=extra)
         release = await self._slot(req.model)
         started = perf_counter()
         try:

@@ -14,7 +14,7 @@ import re
 from time import perf_counter
 from typing import NamedTuple
 
-from gpt2giga.observe.exchange import Exchange, random_hex
+from gpt2giga.observe.exchange import TRACING, Exchange, random_hex
 
 # W3C Trace Context: version-traceId-parentId-flags. A later version may add
 # fields after these four; version ff is invalid, and so are all-zero ids.
@@ -152,8 +152,10 @@ class Sampler:
         # TraceIdRatioBased: kept when the trace id's low 64 bits are below rate * 2^64.
         self.bound = round(rate * (1 << 64))
 
-    def open(self, headers: list[tuple[bytes, bytes]]) -> Exchange:
-        ex = Exchange.open(headers)
+    def open(
+        self, headers: list[tuple[bytes, bytes]], allowed: dict[bytes, str] = TRACING
+    ) -> Exchange:
+        ex = Exchange.open(headers, allowed)
         forward = ex.upstream_headers
         sent = forward.get("traceparent")
         parent = parse_traceparent(sent) if sent is not None else None
