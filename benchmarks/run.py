@@ -64,6 +64,7 @@ class Gateway:
     pythonpath: str | None = None
     proc: procs.Proc | None = None
     broken: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # settings of an experiment
 
 
 def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
@@ -89,9 +90,11 @@ def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
     }
     if gw.pythonpath:
         env["PYTHONPATH"] = gw.pythonpath
+    env.update(gw.env)
     return env
 
 
+OTEL = ["opentelemetry-sdk>=1.30,<2", "opentelemetry-exporter-otlp-proto-http>=1.30,<2"]
 # Variants of our gateway for before/after measurements: name -> (extra packages, how).
 EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     # Before the embedded server: Granian's multiprocess server with one worker process.
@@ -100,6 +103,18 @@ EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     "httpx-pool": ([], "pool-patch"),
     # aiohttp under httpx (benchmarks/pools.py).
     "aiohttp": (["httpx-aiohttp"], "pool-patch"),
+    # Traces on (the otel extra), exported over OTLP/HTTP to the stand-in, all or 1 in 10 kept.
+    "otel-1.0": (OTEL, "env"),
+    "otel-0.1": (OTEL, "env"),
+}
+EXPERIMENT_ENV: dict[str, dict[str, str]] = {
+    f"otel-{rate}": {
+        "GPT2GIGA_OBSERVABILITY_ENABLED": "true",
+        "GPT2GIGA_OBSERVABILITY_BACKEND": "otlp",
+        "GPT2GIGA_OBSERVABILITY_SAMPLE_RATE": rate,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{STANDIN_PORT}",
+    }
+    for rate in ("1.0", "0.1")
 }
 
 
@@ -119,7 +134,15 @@ def experiment(name: str, port: int) -> Gateway:
         (site / "_bench_pools.pth").write_text(
             f"import _bench_pools; _bench_pools.install({name!r})\n"
         )
-    return Gateway(f"ours-{name}", f"ours + {name}", venv, port, command, "gpt2giga.app")
+    return Gateway(
+        f"ours-{name}",
+        f"ours + {name}",
+        venv,
+        port,
+        command,
+        "gpt2giga.app",
+        env=EXPERIMENT_ENV.get(name, {}),
+    )
 
 
 def build_gateways(wanted: list[str] | None, experiments: list[str]) -> list[Gateway]:

@@ -25,6 +25,7 @@ from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.reader import UpstreamStream
+from gpt2giga.gigachat.traced import Send, Traced, operations
 from gpt2giga.gigachat.upstream import (
     Contract,
     chat_urls,
@@ -76,6 +77,8 @@ class GigaChatClient:
         # AsyncClient layer (URL merging, cookies, auth and redirect flows, none of
         # which GigaChat calls use) was a third of the gateway's CPU per request.
         self._transport = pool._transport
+        # The one place a request leaves for GigaChat; `trace()` may wrap it, once.
+        self._call: Send = self._transport.handle_async_request
         self._timeouts = pool.timeout.as_dict()
         self._headers = {k: v for k, v in pool.headers.items() if k != "accept"}
         self._urls: dict[str, httpx.URL] = {}
@@ -91,8 +94,39 @@ class GigaChatClient:
     def token_source(self, creds: Credentials) -> TokenSource:
         s = self.settings
         return TokenSource(
-            creds, self.pool, s.auth_url, self._base + "/token", s.token_expiry_buffer_ms
+            creds,
+            self.pool,
+            s.auth_url,
+            self._base + "/token",
+            s.token_expiry_buffer_ms,
+            send=self._auth_send,
         )
+
+    def trace(self) -> None:
+        """Note every call, token requests and uploads included, on the request's trace.
+
+        Called once, at start-up, when tracing is on; otherwise calls go straight out.
+        """
+        base = self._base
+        names = {
+            **{url: "chat" for url in self._chat_urls.values()},
+            base + "/embeddings": "embeddings",
+            base + "/files": "upload_file",
+            base + "/models": "models",
+            base + "/tokens/count": "count_tokens",
+            base + "/token": "auth",
+            self.settings.auth_url: "auth",
+        }
+        self._call = Traced(self._transport.handle_async_request, operations(names))
+
+    async def _auth_send(self, request: httpx.Request) -> httpx.Response:
+        """A token request, through the same call as every other (so traces show it)."""
+        response = await self._call(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -273,7 +307,7 @@ class GigaChatClient:
             token = await source.token()
             request = self._request(method, url, body, token, stream, ex.upstream_headers)
             try:
-                response = await self._transport.handle_async_request(request)
+                response = await self._call(request)
             except RETRY_EXCEPTIONS as exc:
                 if attempt < self.settings.max_retries:
                     attempt += 1

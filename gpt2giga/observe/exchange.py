@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.auth import TokenSource
+    from gpt2giga.observe.spans import Trace
 
 REQUEST_ID = b"x-request-id"
 # Client headers that are safe to pass on to GigaChat, with the spelling sent.
@@ -30,6 +31,7 @@ TRACING: dict[bytes, str] = {
     b"x-service-id": "X-Service-ID",
     b"x-operation-id": "X-Operation-ID",
     b"traceparent": "traceparent",
+    b"tracestate": "tracestate",  # W3C: travels with traceparent
 }
 MAX_TRACING_VALUE = 256
 
@@ -84,6 +86,7 @@ class Exchange:
         "status",
         "tokens_in",
         "tokens_out",
+        "trace",
         "upstream_error",
         "upstream_headers",
         "upstream_seconds",
@@ -114,6 +117,8 @@ class Exchange:
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.auth: TokenSource | None = None
         self.releases: list[Callable[[], None]] = []
+        # The sampled trace's record (spans.Trace), set only when tracing is on.
+        self.trace: Trace | None = None
 
     @classmethod
     def open(
