@@ -62,9 +62,9 @@ class Gateway:
     command: list[str]
     import_module: str
     pythonpath: str | None = None
-    env: dict[str, str] = field(default_factory=dict)  # settings of this variant
     proc: procs.Proc | None = None
     broken: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # settings of an experiment
 
 
 def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
@@ -94,6 +94,7 @@ def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
     return env
 
 
+OTEL = ["opentelemetry-sdk>=1.30,<2", "opentelemetry-exporter-otlp-proto-http>=1.30,<2"]
 # Variants of our gateway for before/after measurements: name -> (extra packages, how).
 EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     # Before the embedded server: Granian's multiprocess server with one worker process.
@@ -105,6 +106,18 @@ EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     # The traffic log's PostgreSQL sink on (vs. "ours": sinks off); the database is a
     # throwaway server on the load core, as a database on another machine would be.
     "traffic-pg": (["asyncpg>=0.29"], "traffic-postgres"),
+    # Traces on (the otel extra), exported over OTLP/HTTP to the stand-in, all or 1 in 10 kept.
+    "otel-1.0": (OTEL, "env"),
+    "otel-0.1": (OTEL, "env"),
+}
+EXPERIMENT_ENV: dict[str, dict[str, str]] = {
+    f"otel-{rate}": {
+        "GPT2GIGA_OBSERVABILITY_ENABLED": "true",
+        "GPT2GIGA_OBSERVABILITY_BACKEND": "otlp",
+        "GPT2GIGA_OBSERVABILITY_SAMPLE_RATE": rate,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{STANDIN_PORT}",
+    }
+    for rate in ("1.0", "0.1")
 }
 
 
@@ -124,7 +137,7 @@ def experiment(name: str, port: int) -> Gateway:
         (site / "_bench_pools.pth").write_text(
             f"import _bench_pools; _bench_pools.install({name!r})\n"
         )
-    env = {}
+    env = EXPERIMENT_ENV.get(name, {})
     if how == "traffic-postgres":
         env = {
             "GPT2GIGA_TRAFFIC_LOG_ENABLED": "true",

@@ -33,7 +33,7 @@ from gpt2giga.asgi import (
     send_full,
     send_stream,
 )
-from gpt2giga.config import ConfigError, Settings, auth_required
+from gpt2giga.config import ConfigError, Settings, auth_required, tracing_on
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
@@ -53,6 +53,7 @@ from gpt2giga.state.limits import Limits
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
     from gpt2giga.observe.postgres import Database
+    from gpt2giga.observe.traces import Tracer
 
 log = logging.getLogger("gpt2giga")
 
@@ -155,6 +156,12 @@ class App:
         self.metrics = _metrics(settings) if p.metrics_enabled else None
         self.database = _database(settings)
         self.observers = Observers(settings, self.metrics, self.database)
+        # Tracing is decided here, once: off, the request path is what it was without it.
+        self.tracer = _tracer(settings, self.metrics) if tracing_on(p) else None
+        self._open = Exchange.open if self.tracer is None else self.tracer.open
+        if self.tracer is not None:
+            self.observers.each.append(self.tracer.record)
+        self._tap = self.observers.capture or bool(self.tracer and self.tracer.wants_output)
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
@@ -172,9 +179,12 @@ class App:
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
         self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        self._forward = exchange.forwarded(p.forward_headers)
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
+        if self.tracer is not None:
+            upstream.trace()
         return Context(self.settings, upstream)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,6 +220,8 @@ class App:
             self.drain.on_cut(self.ring.end_readers)
         if self.observers.traffic is not None:
             await self.observers.traffic.start()
+        if self.tracer is not None:
+            self.tracer.start()
         if self.ring is not None:
             logging.getLogger().addHandler(self.ring)
         if self._hook_signals:
@@ -220,6 +232,8 @@ class App:
             await self.observers.traffic.stop()
         if self.database is not None:
             await self.database.close()
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.stop)
         if self.ring is not None:
             logging.getLogger().removeHandler(self.ring)
         if self.metrics is not None:
@@ -230,7 +244,7 @@ class App:
             await self.ctx.upstream.aclose()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ex = Exchange.open(scope["headers"])
+        ex = self._open(scope["headers"], self._forward)
         ex.scope = scope
         token = exchange.CURRENT.set(ex)
         try:
@@ -287,7 +301,7 @@ class App:
         response.headers.append((b"x-request-id", ex.request_id.encode()))
         ex.status, ex.response_headers = response.status, response.headers
         if isinstance(response, StreamResponse):
-            if self.observers.capture:
+            if self._tap:
                 response.chunks = tap(response.chunks, ex)
             ex.disconnected = not await send_stream(receive, send, response)
             return
@@ -371,6 +385,18 @@ def _database(settings: Settings) -> Database | None:
             "GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: needs asyncpg; pip install 'gpt2giga[postgres]'"
         ) from None
     return Database(p.traffic_log_postgres_dsn.value)
+
+
+def _tracer(settings: Settings, metrics: Metrics | None) -> Tracer:
+    # The OpenTelemetry SDK adds ~10 MiB and ~40 ms to start-up (benchmarks): only when on.
+    from gpt2giga.gigachat.traced import describe
+    from gpt2giga.observe.traces import Tracer
+
+    return Tracer(settings, describe, metrics.spans_lost if metrics is not None else _no_drop)
+
+
+def _no_drop(reason: str, spans: int) -> None:
+    return None
 
 
 def from_environment() -> App:

@@ -32,9 +32,10 @@ STOP_REASON = {
 }
 
 # Anthropic's provider tools that GigaChat runs itself, by type prefix
-# (`web_search_20250305`, `web_fetch_20250910`, …). v2 only: v1 has no built-in
-# tools. Every other provider tool (bash, text editor, computer, memory, tool
-# search, MCP toolsets) is the client's to run and means nothing to GigaChat.
+# (`web_search_20250305`, `web_fetch_20250910`, …). v2 only (v1 has no built-in
+# tools), and not with GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING. Every other
+# provider tool (bash, text editor, computer, memory, tool search, MCP
+# toolsets) is the client's to run and means nothing to GigaChat.
 BUILTIN_TOOLS = {
     "web_search_": giga.ChatTool(web_search=giga.ChatWebSearchTool()),
     "web_fetch_": giga.ChatTool(url_content_extraction={}),
@@ -163,7 +164,7 @@ def _tools(
                 f"tools[{i}]: unknown tool type {kind!r}", param=f"tools[{i}].type"
             )
         builtin = next((t for p, t in BUILTIN_TOOLS.items() if kind.startswith(p)), None)
-        if builtin is not None and opts.contract == "v2":
+        if builtin is not None and opts.builtins:
             if builtin not in builtins:
                 builtins.append(builtin)
         else:

@@ -183,6 +183,9 @@ def ignored_fields(req: gem.GenerateContentRequest) -> list[str]:
         ignored += [
             f"tools.{wire}" for attr, wire in IGNORED_TOOLS if getattr(tool, attr) is not None
         ]
+    if req.tool_config is not None and req.tool_config.retrieval_config is not None:
+        # Location hints for Google's grounding tools: GigaChat's search takes none.
+        ignored.append("toolConfig.retrievalConfig")
     return list(dict.fromkeys(ignored))
 
 
@@ -254,13 +257,13 @@ def _tool_config(
 
 
 def _builtins(tools: list[gem.Tool], opts: build.Options) -> tuple[list[giga.ChatTool], list[str]]:
-    """GigaChat's built-in tools for Gemini's, once each; on v1 they are reported as ignored."""
+    """GigaChat's built-in tools for Gemini's, once each; on v1 (or when not mapped) ignored."""
     found: dict[str, str] = {}
     for tool in tools:
         for attr, wire, kind in BUILTIN:
             if getattr(tool, attr) is not None:
                 found.setdefault(wire, kind)
-    if opts.contract == "v1":
+    if not opts.builtins:
         return [], [f"tools.{wire}" for wire in found]
     return [GIGA_TOOL[kind] for kind in dict.fromkeys(found.values())], []
 

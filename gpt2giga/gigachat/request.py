@@ -7,7 +7,7 @@ structured-output emulation) is written once.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -55,6 +55,16 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     structured_mode: Literal["function_call", "native"] = "function_call"
     enable_reasoning: bool = False
     disable_reasoning: bool = False
+    map_builtin_tools: bool = True
+
+    @property
+    def builtins(self) -> bool:
+        """Whether provider tools (web search, code execution, ...) become GigaChat's built-ins.
+
+        Only v2 has built-in tools; GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING keeps
+        them from being mapped at all (accepted and named ignored).
+        """
+        return self.contract == "v2" and self.map_builtin_tools
 
     @classmethod
     def build(cls, settings: Settings, contract: Contract, requested_model: str | None) -> Options:
@@ -66,6 +76,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
             structured_mode=p.structured_output_mode,
             enable_reasoning=p.enable_reasoning,
             disable_reasoning=p.disable_reasoning,
+            map_builtin_tools=not p.disable_builtin_tool_mapping,
         )
 
 
@@ -82,6 +93,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     # Images and documents the request carries; their `files` entries get
     # GigaChat ids from `uploads.Uploader.resolve` before the request is sent.
     attachments: list[Attachment] = []
+    # Fields for GigaChat the gateway has no struct for (a literal `extra_body`'s
+    # unknown keys), merged into the body as the SDK merges `additional_fields`.
+    extra: dict[str, Any] = {}
 
 
 def to_giga_name(name: str) -> str:

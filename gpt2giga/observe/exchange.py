@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.auth import TokenSource
+    from gpt2giga.observe.spans import Trace
 
 REQUEST_ID = b"x-request-id"
 # Client headers that are safe to pass on to GigaChat, with the spelling sent.
@@ -30,8 +31,19 @@ TRACING: dict[bytes, str] = {
     b"x-service-id": "X-Service-ID",
     b"x-operation-id": "X-Operation-ID",
     b"traceparent": "traceparent",
+    b"tracestate": "tracestate",  # W3C: travels with traceparent
 }
 MAX_TRACING_VALUE = 256
+
+
+def forwarded(names: list[str]) -> dict[bytes, str]:
+    """The tracing set plus an operator's GPT2GIGA_FORWARD_HEADERS, spelled as configured.
+
+    The names were checked at start-up (`config.validate_forward_headers`).
+    """
+    return {**TRACING, **{name.lower().encode(): name for name in names}}
+
+
 # A client's own request id is kept only if it is short and plain: it ends up in
 # logs, a response header and GigaChat's request.
 _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
@@ -77,6 +89,7 @@ class Exchange:
         "status",
         "tokens_in",
         "tokens_out",
+        "trace",
         "upstream_error",
         "upstream_headers",
         "upstream_seconds",
@@ -112,19 +125,23 @@ class Exchange:
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.auth: TokenSource | None = None
         self.releases: list[Callable[[], None]] = []
+        # The sampled trace's record (spans.Trace), set only when tracing is on.
+        self.trace: Trace | None = None
 
     @classmethod
-    def open(cls, headers: list[tuple[bytes, bytes]]) -> Exchange:
-        """Read the request id and the tracing headers to forward, in one pass."""
+    def open(
+        cls, headers: list[tuple[bytes, bytes]], allowed: dict[bytes, str] = TRACING
+    ) -> Exchange:
+        """Read the request id and the headers to forward (`allowed`), in one pass."""
         request_id = ""
         forward: dict[str, str] = {}
         for name, value in headers:
             if name == REQUEST_ID:
                 if _CLIENT_ID.fullmatch(value):
                     request_id = value.decode()
-            elif name in TRACING and 0 < len(value) <= MAX_TRACING_VALUE and value.isascii():
+            elif name in allowed and 0 < len(value) <= MAX_TRACING_VALUE and value.isascii():
                 # httpx sends header values as ASCII: anything else would fail the call.
-                forward[TRACING[name]] = value.decode()
+                forward[allowed[name]] = value.decode()
         request_id = request_id or new_request_id()
         forward["X-Request-ID"] = request_id
         return cls(request_id, forward)

@@ -132,6 +132,11 @@ class Metrics:
         self.traffic_written = counter(
             "gpt2giga_traffic_log_written_total", "Traffic-log records stored.", ("sink",)
         )
+        self.spans_dropped = counter(
+            "gpt2giga_trace_spans_dropped_total",
+            "Trace spans not exported: queue_full (never queued) or export_failed.",
+            ("reason",),
+        )
         self.inflight = gauge("gpt2giga_inflight_requests", "GigaChat calls in flight.")
         self.queued = gauge("gpt2giga_model_queue_waiting", "Calls waiting for a model slot.")
         self.refusals = counter(
@@ -181,6 +186,10 @@ class Metrics:
 
     def traffic_written_by(self, sink: str, count: int) -> None:
         self.child(self.traffic_written, sink).inc(count)
+
+    def spans_lost(self, reason: str, spans: int) -> None:
+        """traces.OnDrop; called from the tracer's threads (prometheus-client counters lock)."""
+        self.child(self.spans_dropped, reason).inc(spans)
 
     # limits.Observer: the model names here are GigaChat's, bounded like the rest.
     def held(self, model: str, delta: int) -> None:

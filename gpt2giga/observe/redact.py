@@ -105,7 +105,7 @@ class Redactor:
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, as text: what must never be written anywhere."""
     found: list[str] = []
-    for section in (settings.proxy, settings.gigachat):
+    for section in (settings.proxy, settings.gigachat, settings.otel):
         for name in section.__struct_fields__:
             value = getattr(section, name)
             if isinstance(value, Secret):

@@ -206,8 +206,9 @@ class Recorder:
             id=new_request_id(),
             created_at=datetime.fromtimestamp(time.time() - ex.age, UTC),
             request_id=ex.request_id,
-            trace_id=trace_id(headers),
-            span_id=headers.get("x-span-id", "").strip() or None,
+            trace_id=trace_id(headers, ex.trace.trace_id if ex.trace else None),
+            span_id=headers.get("x-span-id", "").strip()
+            or (ex.trace.span_id if ex.trace else None),
             protocol=protocol,
             route=ex.route,
             method=ex.method,
@@ -279,11 +280,14 @@ class Recorder:
         }
 
 
-def trace_id(headers: dict[str, str]) -> str:
-    """x-trace-id, else the W3C traceparent's trace id, else a new id (as the contract has it)."""
+def trace_id(headers: dict[str, str], traced: str | None = None) -> str:
+    """x-trace-id, else the trace the gateway recorded (so a record leads to its spans;
+    the FastAPI gpt2giga's two ids never matched), else the W3C traceparent's, else new."""
     given = headers.get("x-trace-id", "").strip()
     if given:
         return given[:128]
+    if traced:
+        return traced
     parts = headers.get("traceparent", "").split("-")
     if len(parts) == 4 and len(parts[1]) == 32:
         return parts[1]

@@ -99,6 +99,9 @@ def _effort(req: oai.ChatCompletionRequest) -> str | None:
 
 def ignored_fields(req: oai.ChatCompletionRequest) -> list[str]:
     ignored = [name for name in IGNORED if getattr(req, name) is not None]
+    if req.stream_options is not None and req.stream_options.include_obfuscation:
+        # OpenAI pads stream chunks against length side channels; nothing here pads.
+        ignored.append("stream_options.include_obfuscation")
     if any(isinstance(t, oai.CustomTool) for t in req.tools or ()):
         ignored.append("tools.custom")
     return ignored

@@ -424,6 +424,63 @@ async def test_ignored_fields_and_betas_are_named_in_a_header(
     assert set(sent_json(route)) == {"model", "messages", "max_tokens", "functions"}
 
 
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_gigachat_fields_reach_gigachat_and_the_gateways_stay(
+    upstream: respx.MockRouter, respx_app: App, contract: str
+) -> None:
+    route = chat_route(upstream, contract, answer(f"chat_text_{contract}.json"))
+    body = {
+        **MESSAGES,
+        "repetition_penalty": 1.1,
+        "extra_body": {
+            "profanity_check": True,
+            "filter_config": {"request_content": {"neuro": False}},
+            "messages": [],
+            "max_tokens": 9,
+            "brand_new_knob": "on",
+        },
+    }
+    async with respx_app() as c:
+        r = await c.post(f"/{contract}/messages", json=body, headers=ANTHROPIC)
+    assert r.status_code == 200, r.text
+    if contract == "v1":
+        assert sent_json(route) == {
+            "brand_new_knob": "on",
+            "model": "GigaChat-2-Max",
+            "messages": [{"role": "user", "content": "Привет"}],
+            "max_tokens": 64,
+            "repetition_penalty": 1.1,
+            "profanity_check": True,
+        }
+        # v1 has no filter_config: named, as are the fields the gateway owns.
+        ignored = "extra_body.messages, extra_body.filter_config, extra_body.max_tokens"
+    else:
+        assert sent_json(route) == {
+            "brand_new_knob": "on",
+            "model": "GigaChat-2-Max",
+            "messages": [{"role": "user", "content": [{"text": "Привет"}]}],
+            "model_options": {"max_tokens": 64, "repetition_penalty": 1.1},
+            "filter_config": {"request_content": {"neuro": False}},
+            "disable_filter": False,
+        }
+        ignored = "extra_body.messages, extra_body.max_tokens"
+    assert r.headers["x-gpt2giga-ignored"] == ignored
+
+
+async def test_a_mistyped_gigachat_field_is_a_400_in_anthropic_shape(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT)]
+    body = {**MESSAGES, "extra_body": {"update_interval": "soon"}}
+    async with respx_app() as c:
+        r = await c.post("/v1/messages", json=body, headers=ANTHROPIC)
+    assert r.status_code == 400
+    error = error_of(r)
+    assert error["type"] == "invalid_request_error"
+    assert "`$.extra_body.update_interval`" in error["message"]
+    assert not any(route.called for route in routes)
+
+
 # --- Claude Code --------------------------------------------------------------------------
 
 

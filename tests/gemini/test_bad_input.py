@@ -359,3 +359,26 @@ async def test_oversize_body_is_400_invalid_argument_as_google_says() -> None:
         }
     }
     assert reached == []
+
+
+@pytest.mark.parametrize(
+    ("ours", "sdk"),
+    [
+        ("ThinkingLevel", "ThinkingLevel"), ("Behavior", "Behavior"),
+        ("Scheduling", "FunctionResponseScheduling"), ("MediaResolution", "MediaResolution"),
+        ("Modality", "Modality"), ("ServiceTier", "ServiceTier"),
+        ("HarmCategory", "HarmCategory"), ("HarmBlockMethod", "HarmBlockMethod"),
+        ("HarmBlockThreshold", "HarmBlockThreshold"),
+    ],
+)  # fmt: skip
+def test_every_enum_value_google_genai_sends_is_accepted(ours: str, sdk: str) -> None:
+    """The enums are refused outside their set, so the set is google-genai's own, whole."""
+    import typing
+
+    from google.genai import types as genai_types
+
+    from gpt2giga.gemini import wire as gem_wire
+
+    assert set(typing.get_args(getattr(gem_wire, ours))) == {
+        e.value for e in getattr(genai_types, sdk)
+    }

@@ -347,6 +347,26 @@ async def test_a_json_array_closed_early_still_closes_the_relay() -> None:
     assert closed == [True]
 
 
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_unknown_fields_are_named_and_never_sent(
+    upstream: respx.MockRouter, respx_app: App, contract: str
+) -> None:
+    route = chat_route(upstream, contract, answer(f"chat_text_{contract}.json"))
+    body = {
+        "contents": [{**USER, "parts": [{"text": "Привет", "video_metadata": {}}]}],
+        "generationConfig": {"temperature": 0.5, "routingConfig": {"auto": {}}},
+        "repetition_penalty": 1.1,
+    }
+    async with respx_app() as c:
+        r = await c.post(f"/{contract}" + GENERATE.removeprefix("/v1beta"), json=body)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-gpt2giga-ignored"] == (
+        "repetition_penalty, contents[].parts[].video_metadata, generationConfig.routingConfig"
+    )
+    sent = sent_json(route)
+    assert "repetition_penalty" not in sent and "repetition_penalty" not in str(sent)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "code", "status"),
     [
@@ -512,12 +532,16 @@ ONE_EMBEDDING = {
 
 async def test_embed_content_embeds_one_text(upstream: respx.MockRouter, respx_app: App) -> None:
     route = upstream.post(BASE + "/embeddings").respond(json=ONE_EMBEDDING)
-    body = {"content": {"parts": [{"text": "alpha"}]}, "task_type": "RETRIEVAL_QUERY"}
+    body = {
+        "content": {"parts": [{"text": "alpha"}]},
+        "task_type": "RETRIEVAL_QUERY",
+        "embedding_config": {},
+    }
     async with respx_app(GPT2GIGA_MODEL_ALIASES='{"gemini-embedding-*": "EmbeddingsGigaR"}') as c:
         r = await c.post("/v1beta/models/gemini-embedding-001:embedContent", json=body)
     assert sent_json(route) == {"model": "EmbeddingsGigaR", "input": ["alpha"]}
     assert r.json() == {"embedding": {"values": [0.0123, -0.0456, 0.0789]}}
-    assert r.headers["x-gpt2giga-ignored"] == "taskType"
+    assert r.headers["x-gpt2giga-ignored"] == "taskType, embedding_config"
 
 
 @pytest.mark.parametrize(

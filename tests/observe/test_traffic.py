@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import respx
 
+from gpt2giga.app import App
+from gpt2giga.gigachat.fake.server import FakeGigaChat
 from gpt2giga.observe.redact import Redactor
 from gpt2giga.observe.traffic import MAX_CONTENT_BYTES, caller, content, credential, fingerprint
-from tests.conftest import V1_CHAT, build_app, over
+from tests.conftest import V1_CHAT, build_app, make_client, make_settings, over
+from tests.otlp import Receiver
 
 V1_ANSWER = {
     "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
@@ -272,3 +276,29 @@ def test_captured_content_is_json_when_it_can_be_and_cut_when_long() -> None:
         "max_bytes": MAX_CONTENT_BYTES,
         "body": "x" * MAX_CONTENT_BYTES,
     }
+
+
+async def test_a_traced_request_records_the_trace_and_span_it_exported(
+    tmp_path: Path, fake: FakeGigaChat
+) -> None:
+    receiver = Receiver(0).start()
+    path = tmp_path / "t.jsonl"
+    try:
+        settings = make_settings(
+            **TRAFFIC,
+            GPT2GIGA_TRAFFIC_LOG_JSONL_PATH=str(path),
+            GPT2GIGA_OBSERVABILITY_ENABLED="true",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_EXPORTER_OTLP_TIMEOUT="2000",
+        )
+        app = App(settings, make_client(settings, httpx.ASGITransport(app=fake)))
+        await app.startup()
+        async with over(app) as c:
+            await c.post("/v1/chat/completions", json=CHAT)
+        await app.shutdown()
+        (server,) = [s for s in receiver.spans if s.kind == "server"]
+    finally:
+        receiver.stop()
+    (record,) = lines(path)
+    # The FastAPI gpt2giga's record and its spans never shared an id; here they do.
+    assert (record["trace_id"], record["span_id"]) == (server.trace_id, server.span_id)

@@ -467,6 +467,100 @@ async def test_upstream_transport_failure_is_a_gateway_error(
     assert "giga.test" not in r.text
 
 
+# --- chat: GigaChat's own fields, SDK-merged or in a literal extra_body ----------------
+
+GIGA_FIELDS = {
+    # What `extra_body={...}` in the openai SDK puts at the top level.
+    "repetition_penalty": 1.1,
+    "profanity_check": False,
+    "unheard_of": 1,
+    "extra_body": {
+        "flags": ["f1"],
+        "update_interval": 0.5,
+        "brand_new_knob": {"level": 2},
+        "model": "GigaChat-Pro",
+        "temperature": 1.5,
+    },
+}
+V1_GIGA = {
+    "brand_new_knob": {"level": 2},
+    "model": "GigaChat-2-Max",
+    "messages": [{"role": "user", "content": "Привет"}],
+    "temperature": 0.2,
+    "repetition_penalty": 1.1,
+    "update_interval": 0.5,
+    "profanity_check": False,
+    "flags": ["f1"],
+}
+V2_GIGA = {
+    "brand_new_knob": {"level": 2},
+    "model": "GigaChat-2-Max",
+    "messages": [{"role": "user", "content": [{"text": "Привет"}]}],
+    "model_options": {"temperature": 0.2, "repetition_penalty": 1.1, "update_interval": 0.5},
+    "disable_filter": True,
+    "flags": ["f1"],
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_gigachat_fields_reach_gigachat_in_the_contracts_places(
+    upstream: respx.MockRouter, respx_app: App, contract: str, stream: bool
+) -> None:
+    fixture = f"chat_text_{contract}." + ("sse" if stream else "json")
+    route = chat_route(upstream, contract, streamed(fixture) if stream else answer(fixture))
+    body = {**CHAT, "temperature": 0.2, "stream": stream, **GIGA_FIELDS}
+    async with respx_app() as c:
+        r = await c.post(f"/{contract}/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    expected = V1_GIGA if contract == "v1" else V2_GIGA
+    assert sent_json(route) == {**expected, **({"stream": True} if stream else {})}
+    # The client's own model and temperature stand; the unknown top-level field is not sent.
+    assert r.headers["x-gpt2giga-ignored"] == (
+        "unheard_of, extra_body.model, extra_body.temperature"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "param"),
+    [
+        ("repetition_penalty", "strong", "repetition_penalty"),
+        ("extra_body", {"flags": "f1"}, "extra_body.flags"),
+        ("extra_body", [1], "extra_body"),
+    ],
+)
+async def test_a_mistyped_gigachat_field_is_a_400_in_openai_shape(
+    upstream: respx.MockRouter, respx_app: App, field: str, value: Any, param: str
+) -> None:
+    routes = [upstream.post(V1_CHAT), upstream.post(V2_CHAT)]
+    async with respx_app() as c:
+        r = await c.post("/chat/completions", json={**CHAT, field: value})
+    assert r.status_code == 400
+    error = error_of(r)
+    assert error["param"] == param
+    assert f"`$.{param}`" in error["message"]
+    assert not any(route.called for route in routes)
+
+
+async def test_unknown_nested_fields_are_named(upstream: respx.MockRouter, respx_app: App) -> None:
+    route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
+    body = {
+        **CHAT,
+        "messages": [{**USER, "cache_control": {"type": "ephemeral"}}],
+        "stream_options": {"include_usage": True, "chunk_size": 3},
+    }
+    async with respx_app() as c:
+        r = await c.post("/chat/completions", json=body)
+    assert r.status_code == 200
+    assert r.headers["x-gpt2giga-ignored"] == (
+        "messages[].cache_control, stream_options.chunk_size"
+    )
+    assert sent_json(route) == {
+        "model": "GigaChat-2-Max",
+        "messages": [{"role": "user", "content": "Привет"}],
+    }
+
+
 # --- chat: the ignored-fields header, settings that shape the payload -------------------
 
 
@@ -957,8 +1051,9 @@ async def test_embeddings_model_comes_from_the_request_or_the_setting(
 async def test_embeddings_ignored_fields_header(upstream: respx.MockRouter, respx_app: App) -> None:
     upstream.post(EMBEDDINGS).respond(json=giga_embeddings(1))
     async with respx_app() as c:
-        r = await c.post("/embeddings", json={"input": "one", "dimensions": 256, "user": "u"})
-    assert r.headers["x-gpt2giga-ignored"] == "dimensions, user"
+        body = {"input": "one", "dimensions": 256, "user": "u", "truncate": "END"}
+        r = await c.post("/embeddings", json=body)
+    assert r.headers["x-gpt2giga-ignored"] == "dimensions, user, truncate"
 
 
 async def test_upstream_auth_failure_is_not_leaked(

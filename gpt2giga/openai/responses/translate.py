@@ -94,15 +94,22 @@ def to_giga(
         model=opts.model,
         messages=[],
         model_options=options,
-        tools=build.tools(tools.specs, tools.builtins if opts.contract == "v2" else None),
+        tools=build.tools(tools.specs, tools.builtins),
         tool_config=config,
     )
     ignored = [name for name in IGNORED if getattr(req, name) is not None]
     if req.text is not None and isinstance(req.text.verbosity, str):
         ignored.append("text.verbosity")
+    if req.reasoning is not None:
+        # GigaChat's reasoning comes back as it is: its summary cannot be asked for.
+        ignored += [
+            f"reasoning.{name}"
+            for name in ("summary", "generate_summary")
+            if getattr(req.reasoning, name) is not None
+        ]
     ignored += tools.ignored
-    if opts.contract == "v1" and isinstance(req.tool_choice, rsp.ToolChoice):
-        ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
+    if _unforced_builtin(req.tool_choice, config):
+        ignored.append("tool_choice")
     prepared = build.Prepared(
         request=request,
         structured=structured,
@@ -192,7 +199,7 @@ def _tools(raws: list[msgspec.Raw], opts: build.Options) -> Tools:
                 else:
                     _ignore(out, inner_kind)
         elif (name := _builtin(kind)) is not None:
-            if opts.contract == "v1":
+            if not opts.builtins:  # v1 has none; GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING
                 _ignore(out, kind)
             elif all(getattr(t, name) is None for t in out.builtins):
                 out.builtins.append(_builtin_tool(name))
@@ -253,11 +260,21 @@ def _tool_config(
         return _allowed(choice, tools)
     builtin = _builtin(choice.type)
     if builtin is not None:
-        forced = opts.contract == "v2" and any(getattr(t, builtin) for t in tools.builtins)
+        forced = opts.builtins and any(getattr(t, builtin) for t in tools.builtins)
         return giga.ChatToolConfig(mode="forced", tool_name=builtin) if forced else None
     raise errors.Unsupported(
         f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
     )
+
+
+def _unforced_builtin(
+    choice: str | rsp.ToolChoice | None, config: giga.ChatToolConfig | None
+) -> bool:
+    """A choice of a hosted tool that GigaChat is not forced to (v1, unmapped, or not offered)."""
+    if not isinstance(choice, rsp.ToolChoice):
+        return False
+    builtin = _builtin(choice.type)
+    return builtin is not None and (config is None or config.tool_name != builtin)
 
 
 def _forced(name: str, tools: Tools) -> giga.ChatToolConfig | None:

@@ -352,6 +352,56 @@ async def test_v2_thread_gigachat_lost_is_replaced_by_the_whole_conversation(
     }
 
 
+async def test_gigachat_fields_go_with_the_lost_threads_replacement_too(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    gone = answer({"status": 404, "message": "Thread not found"}, status=404)
+    route = chat_route(
+        upstream, "v2", answer(V2_TEXT_WITH_THREAD), gone, answer("chat_text_v2.json")
+    )
+    fields = {"flags": ["f1"], "extra_body": {"repetition_penalty": 1.2, "new_knob": 1}}
+    async with respx_app() as client:
+        first = (await client.post("/v2/responses", json={"model": MODEL, "input": "a"})).json()
+        follow = {"model": MODEL, "input": "b", "previous_response_id": first["id"], **fields}
+        second = await client.post("/v2/responses", json=follow)
+    assert second.status_code == 200
+    assert "x-gpt2giga-ignored" not in second.headers
+    extra = {"new_knob": 1, "model_options": {"repetition_penalty": 1.2}, "flags": ["f1"]}
+    assert sent_json(route, 1) == {
+        "new_knob": 1,
+        "model": MODEL,
+        "messages": [text("user", "b")],
+        "model_options": {"repetition_penalty": 1.2},
+        "storage": {"thread_id": THREAD},
+        "flags": ["f1"],
+    }
+    assert {k: sent_json(route, 2)[k] for k in extra} == extra
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_gigachat_fields_from_a_responses_body(
+    upstream: respx.MockRouter, respx_app: App, contract: str
+) -> None:
+    route = chat_route(upstream, contract, answer(f"chat_text_{contract}.json"))
+    body = {
+        "model": MODEL,
+        "input": "Привет",
+        "store": False,
+        # The Responses API has no max_tokens: GigaChat's own fills the gap.
+        "max_tokens": 32,
+        "extra_body": {"update_interval": 0.3, "tools_state_id": "x"},
+    }
+    async with respx_app() as client:
+        r = await client.post(f"/{contract}/responses", json=body)
+    assert r.status_code == 200, r.text
+    sent = sent_json(route)
+    if contract == "v1":
+        assert (sent["max_tokens"], sent["update_interval"]) == (32, 0.3)
+    else:
+        assert sent["model_options"] == {"max_tokens": 32, "update_interval": 0.3}
+    assert r.headers["x-gpt2giga-ignored"] == "store, extra_body.tools_state_id"
+
+
 async def test_v2_lost_thread_on_a_stream_is_replaced_too(
     upstream: respx.MockRouter, respx_app: App
 ) -> None:
@@ -471,7 +521,8 @@ CODEX_MESSAGES = [
     },
 ]  # fmt: skip
 CODEX_IGNORED = (
-    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity"
+    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity, "
+    "reasoning.summary"
 )
 
 
