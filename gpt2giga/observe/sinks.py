@@ -168,6 +168,8 @@ class SinkQueue:
             left = sum(1 for item in self._drain() if item is not _STOP)
             if left:
                 self.drop("shutdown", left)
+        except Exception:  # the writer died of a bug: shutdown goes on
+            log.exception("traffic log: the %s sink's writer failed", self.sink.name)
         with contextlib.suppress(Exception):
             await self.sink.close()
 
