@@ -98,15 +98,15 @@ async def test_a_locked_down_database_needs_no_ddl_once_migrated(
 ) -> None:
     db = postgres_dsn.rsplit("/", 1)[1]
     postgres_server.psql(
-        "CREATE ROLE writer LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC;", db
-    )
-    writer_dsn = postgres_dsn.replace("gpt2giga@", "writer@")
+        f"CREATE ROLE {db}_w LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC;", db
+    )  # roles are the server's, not the database's: one named after this test's database
+    writer_dsn = postgres_dsn.replace("gpt2giga@", f"{db}_w@")
     writer = Database(writer_dsn)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await writer.ensure_schema()  # not migrated yet, and it may not create tables
     admin = await asyncpg.connect(postgres_dsn)
     assert await migrate(admin) == [m.version for m in MIGRATIONS]  # what `gpt2giga migrate` does
-    await admin.execute(f"GRANT SELECT, INSERT ON {TABLE}, gpt2giga_schema_migrations TO writer")
+    await admin.execute(f"GRANT SELECT, INSERT ON {TABLE}, gpt2giga_schema_migrations TO {db}_w")
     await admin.close()
     await writer.ensure_schema()  # at the latest version: a read, no DDL
     assert await writer.insert([record(1)]) == 0
