@@ -33,7 +33,7 @@ from gpt2giga.asgi import (
     send_full,
     send_stream,
 )
-from gpt2giga.config import Settings, auth_required, tracing_on
+from gpt2giga.config import ConfigError, Settings, auth_required, tracing_on
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
@@ -52,6 +52,7 @@ from gpt2giga.state.limits import Limits
 
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
+    from gpt2giga.observe.postgres import Database
     from gpt2giga.observe.traces import Tracer
 
 log = logging.getLogger("gpt2giga")
@@ -153,7 +154,8 @@ class App:
         self._api_key = p.api_key.value.encode() if auth_required(settings) and p.api_key else None
         self.drain = Drain(p.shutdown_timeout_seconds)
         self.metrics = _metrics(settings) if p.metrics_enabled else None
-        self.observers = Observers(settings, self.metrics)
+        self.database = _database(settings)
+        self.observers = Observers(settings, self.metrics, self.database)
         # Tracing is decided here, once: off, the request path is what it was without it.
         self.tracer = _tracer(settings, self.metrics) if tracing_on(p) else None
         self._open = Exchange.open if self.tracer is None else self.tracer.open
@@ -163,7 +165,8 @@ class App:
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
-        private, public = Ops(self.drain, self.metrics, self.ring).routes(settings)
+        ops = Ops(self.drain, self.metrics, self.ring, self.database, self)
+        private, public = ops.routes(settings)
         routes: list[RouteSpec] = [*ROUTES, *private]
         self.router = Router(routes, [*PUBLIC, *public])
         self.limits = Limits(
@@ -216,7 +219,7 @@ class App:
         if self.ring is not None:
             self.drain.on_cut(self.ring.end_readers)
         if self.observers.traffic is not None:
-            self.observers.traffic.start()
+            await self.observers.traffic.start()
         if self.tracer is not None:
             self.tracer.start()
         if self.ring is not None:
@@ -226,7 +229,9 @@ class App:
 
     async def shutdown(self) -> None:
         if self.observers.traffic is not None:
-            await asyncio.to_thread(self.observers.traffic.stop)
+            await self.observers.traffic.stop()
+        if self.database is not None:
+            await self.database.close()
         if self.tracer is not None:
             await asyncio.to_thread(self.tracer.stop)
         if self.ring is not None:
@@ -240,6 +245,7 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = self._open(scope["headers"], self._forward)
+        ex.scope = scope
         token = exchange.CURRENT.set(ex)
         try:
             response = await self._response(scope, receive, ex)
@@ -249,6 +255,8 @@ class App:
                 ex.finished = perf_counter()
                 for observe in self.observers.each:
                     observe(ex)
+                if self.observers.wait is not None:
+                    await self.observers.wait(ex)
             if isinstance(response, Response) and response.linger:
                 await discard(receive)
         finally:
@@ -282,7 +290,7 @@ class App:
             self.drain.leave(task)
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
-        ex.error = err.kind
+        ex.error, ex.error_message = err.kind, err.message
         response = self.error_response(dialect, err)
         response.linger = isinstance(err, BodyTooLarge)
         return response
@@ -358,6 +366,25 @@ def _metrics(settings: Settings) -> Metrics:
     from gpt2giga.observe.metrics import Metrics
 
     return Metrics(settings)
+
+
+def _database(settings: Settings) -> Database | None:
+    """The traffic log's PostgreSQL (the sink and the admin API's store), when one is named.
+
+    The admin API reads it even with the traffic log off: old records stay readable.
+    """
+    p = settings.proxy
+    if "postgres" not in (p.traffic_log_sinks or [p.traffic_log_sink]):
+        return None
+    if not p.traffic_log_postgres_dsn:
+        return None
+    try:  # asyncpg is an optional extra: imported only when it is configured
+        from gpt2giga.observe.postgres import Database
+    except ImportError:
+        raise ConfigError(
+            "GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: needs asyncpg; pip install 'gpt2giga[postgres]'"
+        ) from None
+    return Database(p.traffic_log_postgres_dsn.value)
 
 
 def _tracer(settings: Settings, metrics: Metrics | None) -> Tracer:

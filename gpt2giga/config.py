@@ -52,8 +52,7 @@ SDK_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
 SDK_SCOPE = "GIGACHAT_API_PERS"
 
 Contract = Literal["v1", "v2"]
-Sink = Literal["noop", "jsonl", "postgres", "opensearch"]
-SINKS: tuple[str, ...] = typing.get_args(Sink)
+SinkName = Literal["noop", "jsonl", "postgres", "opensearch"]
 
 
 class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,15 +109,36 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     log_filename: str | None = None
     log_max_size: int = 10 * 1024 * 1024
     log_redact_sensitive: bool = True
+    # --- traffic log: sinks, PostgreSQL, OpenSearch, admin API (the FastAPI gpt2giga names) ---
     traffic_log_enabled: bool = False
-    traffic_log_sink: Literal["jsonl", "noop", "postgres", "opensearch"] = "jsonl"
+    traffic_log_sink: SinkName = "jsonl"
+    # Non-empty: the sinks, in order, instead of `traffic_log_sink` (a mirror setup).
+    traffic_log_sinks: list[SinkName] = []
     traffic_log_jsonl_path: str = "traffic_logs.jsonl"
+    traffic_log_postgres_dsn: Secret | None = None
     traffic_log_capture_content: bool = False
     traffic_log_queue_size: int = 10_000
     traffic_log_batch_size: int = 500
     traffic_log_flush_interval_ms: int = 2_000
+    traffic_log_drop_on_backpressure: bool = True
     traffic_log_redact_sensitive: bool = True
     traffic_log_redact_extra_keys: list[str] = []
+    traffic_log_retention_days: int = 30
+    traffic_log_purge_interval_seconds: int = 3_600
+    # The HMAC key of the api_key_hash / client_ip_hash fingerprints; unset: a fixed
+    # key, so that fingerprints match across workers and restarts.
+    traffic_log_hash_key: Secret | None = None
+    opensearch_url: str = "http://localhost:9200"
+    opensearch_username: str | None = None
+    opensearch_password: Secret | None = None
+    opensearch_index: str = "gpt2giga-traffic"
+    opensearch_data_stream: bool = True
+    opensearch_bulk_size: int = 500
+    opensearch_flush_interval_ms: int = 2_000
+    admin_api_enabled: bool = False
+    # The secret of the admin and debug routes; never the proxy key.
+    admin_api_key: Secret | None = None
+    replay_enabled: bool = False
     # --- traces (OpenTelemetry): names and defaults as in the FastAPI gpt2giga ---
     observability_enabled: bool = False
     observability_backend: Literal["phoenix", "otlp", "noop"] = "phoenix"
@@ -136,18 +156,6 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     phoenix_collector_endpoint: str | None = None
     phoenix_project_name: str = "gpt2giga"
     phoenix_api_key: Secret | None = None
-    # --- debug translate, runtime logs, and the settings deploy/ overlays name ---
-    # (The sink and admin settings here are the FastAPI gpt2giga's names, as the
-    # traffic-log sinks define them; the sinks themselves are refused until built.)
-    traffic_log_sinks: list[Sink] = []
-    traffic_log_postgres_dsn: Secret | None = None
-    opensearch_url: str = "http://localhost:9200"
-    opensearch_index: str = "gpt2giga-traffic"
-    opensearch_data_stream: bool = True
-    opensearch_bulk_size: int = 500
-    opensearch_flush_interval_ms: int = 2_000
-    # The secret of the admin and debug routes; never the proxy key.
-    admin_api_key: Secret | None = None
     debug_translate_enabled: bool = False
     # Who may read /logs*: addresses or networks (empty: anyone the API key lets in);
     # X-Forwarded-For counts only when the peer is one of the trusted proxies.
@@ -338,8 +346,14 @@ def parse_value(name: str, raw: str, tp: Any) -> Any:
 def _parse_json(name: str, text: str, tp: Any) -> Any:
     if not text:
         return typing.get_origin(tp)()
+    (item_type, *_) = typing.get_args(tp)
     if typing.get_origin(tp) is list and not text.startswith("["):
-        return [item.strip() for item in text.split(",") if item.strip()]
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        return [parse_value(name, item, item_type) for item in items]
+    if typing.get_origin(tp) is list and typing.get_origin(item_type) is Literal:
+        # Names in a JSON list are matched like a single one: trimmed, any case.
+        words = _parse_json(name, text, list[str])
+        return [parse_value(name, word, item_type) for word in words]
     try:
         return msgspec.json.decode(text, type=tp)
     except msgspec.DecodeError as exc:
@@ -400,6 +414,10 @@ def validate_operations(proxy: ProxySettings) -> None:
         "traffic_log_queue_size",
         "traffic_log_batch_size",
         "traffic_log_flush_interval_ms",
+        "traffic_log_retention_days",
+        "traffic_log_purge_interval_seconds",
+        "opensearch_bulk_size",
+        "opensearch_flush_interval_ms",
     ):
         _at_least(name, getattr(proxy, name), 1)
     _at_least("log_max_size", proxy.log_max_size, 1024)
@@ -415,17 +433,33 @@ def validate_operations(proxy: ProxySettings) -> None:
         raise ConfigError(
             f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
         )
-    name = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
-    for sink in proxy.traffic_log_sinks or [proxy.traffic_log_sink]:
-        if sink not in SINKS:  # a comma-separated list is split, not matched, by parse_value
-            raise ConfigError(f"{name}: expected one of {', '.join(SINKS)}, got {sink!r}")
-        if proxy.traffic_log_enabled and sink in ("postgres", "opensearch"):
-            raise ConfigError(f"{name}: {sink} is not built in; use jsonl")
+    validate_traffic_log(proxy)
     for name in ("logs_ip_allowlist", "logs_trusted_proxies"):
         for network in getattr(proxy, name):
             _network(f"GPT2GIGA_{name.upper()}", network)
     if proxy.use_https:
         validate_https(proxy)
+
+
+def sink_names(proxy: ProxySettings) -> list[SinkName]:
+    """The traffic-log sinks asked for, in order, once each; `noop` is none."""
+    names = proxy.traffic_log_sinks or [proxy.traffic_log_sink]
+    return [n for i, n in enumerate(names) if n != "noop" and n not in names[:i]]
+
+
+def validate_traffic_log(proxy: ProxySettings) -> None:
+    names = sink_names(proxy)
+    which = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
+    # The FastAPI gpt2giga quietly wrote nothing here; a sink that cannot work is a
+    # start-up error, as every other bad setting is.
+    if proxy.traffic_log_enabled and "postgres" in names and not proxy.traffic_log_postgres_dsn:
+        raise ConfigError(f"GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: {which} names postgres; set the DSN")
+    if proxy.traffic_log_enabled and "opensearch" in names:
+        url = proxy.opensearch_url
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"GPT2GIGA_OPENSEARCH_URL: expected an http(s) URL, got {url!r}")
+    if proxy.opensearch_index != proxy.opensearch_index.lower() or not proxy.opensearch_index:
+        raise ConfigError("GPT2GIGA_OPENSEARCH_INDEX: expected a lower-case index name")
 
 
 OTEL_EXTRA = "pip install 'gpt2giga[otel]'"

@@ -316,7 +316,7 @@ class GigaChatClient:
                 raise transport_error(exc, "GigaChat is unreachable") from None
             except httpx.TransportError as exc:
                 raise transport_error(exc, "GigaChat request failed") from None
-            status = response.status_code
+            status = ex.upstream_status = response.status_code
             if status == 200:
                 if not stream:
                     await self._read(response)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.auth import TokenSource
@@ -47,6 +47,7 @@ def forwarded(names: list[str]) -> dict[bytes, str]:
 # A client's own request id is kept only if it is short and plain: it ends up in
 # logs, a response header and GigaChat's request.
 _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+_NO_SCOPE: dict[str, Any] = {}
 
 
 def random_hex(size: int) -> str:
@@ -71,6 +72,7 @@ class Exchange:
         "dialect",
         "disconnected",
         "error",
+        "error_message",
         "finished",
         "first_chunk",
         "method",
@@ -82,6 +84,7 @@ class Exchange:
         "response_body",
         "response_headers",
         "route",
+        "scope",
         "started",
         "status",
         "tokens_in",
@@ -90,6 +93,7 @@ class Exchange:
         "upstream_error",
         "upstream_headers",
         "upstream_seconds",
+        "upstream_status",
     )
 
     def __init__(self, request_id: str, upstream_headers: dict[str, str]) -> None:
@@ -106,11 +110,15 @@ class Exchange:
         self.tokens_in = 0
         self.tokens_out = 0
         self.upstream_seconds = 0.0
+        self.upstream_status = 0  # GigaChat's last HTTP status for this request
         self.first_chunk = 0.0
         self.upstream_error = ""
         self.disconnected = False
         self.error = ""
+        self.error_message = ""
         self.finished = 0.0
+        # The ASGI scope, read only by the traffic-log record, off the request path.
+        self.scope: dict[str, Any] = _NO_SCOPE
         # Kept for the traffic log's content capture: references, not copies.
         self.request_body = b""
         self.response_body = b""
@@ -141,6 +149,11 @@ class Exchange:
     @property
     def duration(self) -> float:
         return self.finished - self.started
+
+    @property
+    def age(self) -> float:
+        """Seconds since the request arrived (the record's wall-clock start is now - age)."""
+        return perf_counter() - self.started
 
     @property
     def ttft(self) -> float | None:

@@ -125,7 +125,12 @@ class Metrics:
             ("dialect", "route", "model"),
         )
         self.traffic_dropped = counter(
-            "gpt2giga_traffic_log_dropped_total", "Traffic-log records dropped: queue full."
+            "gpt2giga_traffic_log_dropped_total",
+            "Traffic-log records lost: queue full, write failed, or left at shutdown.",
+            ("sink", "reason"),
+        )
+        self.traffic_written = counter(
+            "gpt2giga_traffic_log_written_total", "Traffic-log records stored.", ("sink",)
         )
         self.spans_dropped = counter(
             "gpt2giga_trace_spans_dropped_total",
@@ -175,8 +180,12 @@ class Metrics:
         if ex.disconnected:
             self.child(self.disconnects, ex.dialect, ex.route, model).inc()
 
-    def dropped(self) -> None:
-        self.traffic_dropped.inc()
+    # sinks.DropHook / WrittenHook: sink names and reasons are a closed set.
+    def traffic_dropped_by(self, sink: str, reason: str, count: int) -> None:
+        self.child(self.traffic_dropped, sink, reason).inc(count)
+
+    def traffic_written_by(self, sink: str, count: int) -> None:
+        self.child(self.traffic_written, sink).inc(count)
 
     def spans_lost(self, reason: str, spans: int) -> None:
         """traces.OnDrop; called from the tracer's threads (prometheus-client counters lock)."""
