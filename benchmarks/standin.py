@@ -5,7 +5,7 @@ installed) that parses only what it needs and writes answers built once at
 start-up: OAuth, `/api/v1/token`, `/api/v1/models`, and both chat contracts
 (`/api/v1/chat/completions`: JSON or `data:` SSE ending in `[DONE]`;
 `/api/v2/chat/completions`: JSON or named `response.message.*` events). The
-shapes follow `gpt2giga/gigachat/fake.py` and GIGACHAT-WIRE.md; the answer
+shapes follow `gpt2giga/gigachat/fake/server.py` and GIGACHAT-WIRE.md; the answer
 only depends on whether the request streams and whether it offers functions.
 Every listening port has its own latency: time to first byte, then a gap
 between stream chunks, both scheduled with `call_later` (no task per request).
@@ -243,6 +243,9 @@ def build_routes() -> tuple[dict[tuple[bytes, bytes], Answer], dict[bytes, dict]
         ),
         (b"POST", b"/api/v1/token"): Answer(full(200, _json({"tok": TOKEN, "exp": expires_ms}))),
         (b"GET", b"/api/v1/models"): Answer(full(200, _json(model_list))),
+        # An OTLP/HTTP collector for the tracing experiments: an empty
+        # ExportTraceServiceResponse is zero bytes of protobuf.
+        (b"POST", b"/v1/traces"): Answer(full(200, b"", "application/x-protobuf")),
     }
     chat: dict[bytes, dict[tuple[bool, bool], Answer]] = {}
     for path, answers in (

@@ -18,9 +18,10 @@ from gpt2giga import config, sse
 from gpt2giga.app import App
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
+from tests.postgres_server import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
 # Property tests: random locally, the same examples on every CI run (CI=true), never a
 # deadline (a shared CI machine is slow at times), no example database in the work tree.

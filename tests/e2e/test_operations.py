@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
 from tests.certs import self_signed
 from tests.e2e.conftest import ROOT, GatewayFactory, Server, base_env, free_port, spawn
 from tests.e2e.slow_upstream import SlowUpstream
-from tests.test_metrics import value
+from tests.observe.test_metrics import value
 
 MODEL = "GigaChat-2-Max"
 HELLO = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -84,7 +84,11 @@ def test_sigterm_past_the_drain_timeout_ends_a_stream_cleanly_and_keeps_its_reco
     assert "draining" in server.output()
     records = [json.loads(line) for line in traffic.read_text().splitlines()]
     (cut,) = [r for r in records if r["request_id"] == "cut-1"]  # besides start-up's /health
-    assert (cut["route"], cut["status"], cut["error"]) == ("/chat/completions", 200, "overloaded")
+    assert (cut["route"], cut["status_code"], cut["error_type"]) == (
+        "/chat/completions",
+        200,
+        "overloaded",
+    )
 
 
 def test_https_through_granian_serves_the_openai_sdk(
@@ -172,7 +176,7 @@ def tls_fake(tmp_path: Path) -> tuple[Server, Path]:
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
-        "gpt2giga.gigachat.fake:app_from_env",
+        "gpt2giga.gigachat.fake.server:app_from_env",
     ]  # fmt: skip
     server = spawn(args, base_env(), f"https://127.0.0.1:{port}", "/api/v1/models")
     yield server, cert

@@ -17,7 +17,7 @@ from gigachat.models.chat_completions import ChatCompletionRequest
 from google import genai
 from google.genai import types
 
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
 from tests.e2e.conftest import Server
 
 MODEL = "GigaChat-2-Max"

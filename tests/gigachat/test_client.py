@@ -35,8 +35,8 @@ from gpt2giga.config import ConfigError
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
-from gpt2giga.gigachat.transport import Transport
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
+from gpt2giga.gigachat.http.transport import Transport
 from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
 from tests.conftest import (
     AUTH,
@@ -1074,6 +1074,29 @@ def test_encode_chat_gives_exact_bytes(
 ) -> None:
     env = {"GIGACHAT_PROFANITY_CHECK": profanity} if profanity else {}
     assert encode(HI, contract, stream, **env) == expected
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        ("v1", V1_HI + b',"profanity_check":false}'),
+        ("v2", V2_HI + b',"disable_filter":true}'),
+    ],
+)
+def test_the_requests_own_filter_choice_beats_the_operators_default(
+    contract: str, expected: bytes
+) -> None:
+    req = msgspec.structs.replace(HI, disable_filter=True)
+    assert encode(req, contract, False, GIGACHAT_PROFANITY_CHECK="true") == expected
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+def test_extra_fields_merge_into_the_body_and_typed_fields_win(contract: str) -> None:
+    client = GigaChatClient(make_settings().gigachat, httpx.AsyncClient())
+    extra = {"new_knob": {"a": 1}, "model": "Other", "messages": []}
+    body = client.encode_chat(HI, contract, True, extra)  # type: ignore[arg-type]
+    plain = client.encode_chat(HI, contract, True)  # type: ignore[arg-type]
+    assert msgspec.json.decode(body) == {"new_knob": {"a": 1}, **msgspec.json.decode(plain)}
 
 
 @pytest.mark.parametrize("contract", ["v1", "v2"])

@@ -35,12 +35,12 @@ from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.request import Prepared
-from gpt2giga.openai import responses_output as rsp_output
-from gpt2giga.openai import responses_stream as rsp_stream
-from gpt2giga.openai import responses_wire as rsp
 from gpt2giga.openai import stream as oai_stream
 from gpt2giga.openai import translate as oai_translate
-from gpt2giga.openai.responses_translate import Turn
+from gpt2giga.openai.responses import output as rsp_output
+from gpt2giga.openai.responses import stream as rsp_stream
+from gpt2giga.openai.responses import wire as rsp
+from gpt2giga.openai.responses.translate import Turn
 from tests.conftest import sse_events
 
 CREATED = 1_700_000_000
