@@ -18,7 +18,7 @@ from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient, hub_answer
 from gpt2giga.gigachat.reader import hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
-from tests.conftest import V1_CHAT, V2_CHAT, chunks_of, make_settings, no_sleep
+from tests.conftest import FIXTURES, V1_CHAT, V2_CHAT, chunks_of, make_settings, no_sleep
 
 SSE = {"content-type": "text/event-stream"}
 HI = giga.ChatCompletionRequest(
@@ -196,3 +196,20 @@ async def test_an_error_event_ends_the_stream_with_its_meaning(
     await stream.aclose()
     assert caught.value.message == "GigaChat failed mid-stream: overloaded"
     assert [c.event for c in seen] == ["response.message.delta"]
+
+
+# --- the trace reads a stream the same way ---------------------------------------------------
+
+
+@pytest.mark.parametrize("v1", [False, True], ids=["v2", "v1"])
+def test_a_trace_reads_role_less_deltas_as_the_reader_does(v1: bool) -> None:
+    from gpt2giga.gigachat.traced import describe
+    from gpt2giga.observe.spans import Call
+
+    body = (FIXTURES / ("chat_text_v1.sse" if v1 else "chat_roleless_v2.sse")).read_bytes()
+    call = Call("span", "POST", "giga.test", "/chat/completions", "chat")
+    call.status, call.streaming = 200, True
+    call.reads = [(0.0, body[:40]), (0.1, body[40:])]
+    seen = describe(call, v1)
+    assert seen.text == ("Привет! Как дела?" if v1 else "Answer: 4")
+    assert (seen.finish_reasons, seen.output_tokens) == (["stop"], 5 if v1 else 7)
