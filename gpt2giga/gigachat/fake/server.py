@@ -426,5 +426,7 @@ def app_from_env() -> FakeGigaChat:
             validate=os.environ.get("FAKE_GIGACHAT_VALIDATE", "") == "1",
             static_token=os.environ.get("FAKE_GIGACHAT_STATIC_TOKEN") or None,
             keep_received=int(os.environ.get("FAKE_GIGACHAT_KEEP_RECEIVED", "0")),
+            vary=os.environ.get("FAKE_GIGACHAT_VARY", "1") != "0",
+            seed=int(os.environ.get("FAKE_GIGACHAT_SEED", "0")),
         )
     )

@@ -1251,6 +1251,11 @@ def test_app_from_env_reads_fake_gigachat_variables(monkeypatch: pytest.MonkeyPa
         True,
         "bench",
     )
+    assert (config.vary, config.seed) == (True, 0)  # shapes vary unless told not to
+    monkeypatch.setenv("FAKE_GIGACHAT_VARY", "0")
+    monkeypatch.setenv("FAKE_GIGACHAT_SEED", "7")
+    config = app_from_env().config
+    assert (config.vary, config.seed) == (False, 7)
 
 
 # --- what the fake received, for tests in another process ------------------------------
