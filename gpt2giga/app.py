@@ -4,8 +4,9 @@
 Every failure is rendered here, once, in the caller's dialect. Features
 switched off at start-up cost nothing per request. Each request gets an
 `Exchange` (request id, tracing headers, what the GigaChat client saw); when
-it ends, the observers chosen at start-up (metrics, access line, traffic log)
-record it, once, here.
+it ends, it is handed once to `observe` (metrics, access line, traffic log,
+as chosen at start-up). What a request holds (`context.Held`) is given back
+after that, whatever happened.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
-from time import perf_counter
 from typing import TYPE_CHECKING, NamedTuple
 
 from gpt2giga import cors, errors
@@ -32,7 +32,7 @@ from gpt2giga.asgi import (
     send_stream,
 )
 from gpt2giga.config import Settings, auth_required
-from gpt2giga.context import Context
+from gpt2giga.context import HELD, Context, Held
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
@@ -166,7 +166,9 @@ class App:
         self.ctx = self._context(upstream) if upstream is not None else None
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
-        self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        # Pass-through credentials are leased per request; without them nothing is held.
+        http = self._holding if p.pass_token else self._http
+        self._serve = cors.wrap(http, cors.Policy(p)) if p.cors_allow_origins else http
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
@@ -222,6 +224,16 @@ class App:
         if self.ctx is not None and self._owns_upstream:
             await self.ctx.upstream.aclose()
 
+    async def _holding(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`_http`, and what the request leased given back when it ends (a stream included)."""
+        held = Held()
+        token = HELD.set(held)
+        try:
+            await self._http(scope, receive, send)
+        finally:
+            HELD.reset(token)
+            held.close()
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = Exchange.open(scope["headers"])
         token = exchange.CURRENT.set(ex)
@@ -230,12 +242,9 @@ class App:
             try:
                 await self._send(receive, send, response, ex)
             finally:
-                ex.finished = perf_counter()
-                for observe in self.observers.each:
-                    observe(ex)
+                self.observers.record(ex)
         finally:
             exchange.CURRENT.reset(token)
-            ex.close()
 
     async def _response(
         self, scope: Scope, receive: Receive, ex: Exchange

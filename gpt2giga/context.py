@@ -1,13 +1,16 @@
 """What every handler may use: settings, the GigaChat client, the model catalog, clock and ids.
 
 Built once by the app (the only place that constructs it); handlers receive it
-as their first argument. No globals: tests build their own.
+as their first argument. No globals: tests build their own. `Held` is what
+one request holds until it ends (a pass-token lease), apart from the record
+of what was observed (`observe.exchange`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from gpt2giga import errors, passtoken
 from gpt2giga.asgi import Contract, Request
@@ -64,21 +67,39 @@ class Context:
         """
         if self.pass_tokens is None:
             return None
-        ex = exchange.CURRENT.get(None)
-        if ex is not None and ex.auth is not None:
-            return ex.auth
+        held = HELD.get(None)
+        if held is not None and held.auth is not None:
+            return held.auth
         value = passtoken.find(request.headers)
         if value is None:
             if self._own_auth:
                 return None
             raise errors.Unauthorized(NO_CREDENTIALS)
         source, release = self.pass_tokens.lease(value)
-        if ex is None:
+        if held is None:
             release()  # no request to hold it for (a handler called directly)
         else:
-            ex.auth = source
-            ex.releases.append(release)
+            held.auth, held.release = source, release
         return source
+
+
+class Held:
+    """What one request holds until it ends (its pass-token lease); the app closes it once."""
+
+    __slots__ = ("auth", "release")
+
+    def __init__(self) -> None:
+        self.auth: TokenSource | None = None
+        self.release: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        release, self.release = self.release, None
+        if release is not None:
+            release()
+
+
+# Set by the app for each request when pass-through credentials are on.
+HELD: ContextVar[Held] = ContextVar("gpt2giga_held")
 
 
 NO_CREDENTIALS = (

@@ -1,22 +1,19 @@
-"""Per-request facts shared by the app and the GigaChat client: ids, tracing headers, outcome.
+"""The per-request record: ids, tracing headers and what was observed of the request.
 
 The app opens an `Exchange` for every HTTP request and keeps it in a
 ContextVar; the GigaChat client fills in what only it sees (the model sent
 upstream, usage, upstream time, the first stream chunk, upstream errors), so
-every dialect gets metrics and logs without a line of its own. No I/O here.
+every dialect gets metrics and logs without a line of its own. It only
+observes: what a request holds and must give back lives in `context.Held`.
+No I/O here.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from gpt2giga.gigachat.auth import TokenSource
 
 REQUEST_ID = b"x-request-id"
 # Client headers that are safe to pass on to GigaChat, with the spelling sent.
@@ -54,7 +51,6 @@ class Exchange:
     """One request's story; the app writes the edges, the client the upstream part."""
 
     __slots__ = (
-        "auth",
         "contract",
         "dialect",
         "disconnected",
@@ -63,7 +59,6 @@ class Exchange:
         "first_chunk",
         "method",
         "model",
-        "releases",
         "request_body",
         "request_id",
         "requested",
@@ -102,8 +97,6 @@ class Exchange:
         self.request_body = b""
         self.response_body = b""
         self.response_headers: list[tuple[bytes, bytes]] = []
-        self.auth: TokenSource | None = None
-        self.releases: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, headers: list[tuple[bytes, bytes]]) -> Exchange:
@@ -129,12 +122,6 @@ class Exchange:
     def ttft(self) -> float | None:
         """Seconds from the request's arrival to GigaChat's first stream chunk."""
         return self.first_chunk - self.started if self.first_chunk else None
-
-    def close(self) -> None:
-        """Give back what the request held (pass-token leases); run once, by the app."""
-        for release in self.releases:
-            release()
-        self.releases.clear()
 
 
 # Outside a request (tests driving the client directly, `gpt2giga doctor`) the

@@ -1,8 +1,9 @@
 """What is written down when a request ends: metrics, the access line, the traffic-log record.
 
 `Observers` picks them once, at start-up, from the settings; a feature
-that is off is simply not in the list, so it costs nothing per request. Each
-observer reads the request's `Exchange` and nothing else.
+that is off is simply not in the list, so it costs nothing per request. The
+app hands each finished `Exchange` to `Observers.record`, the one entry
+point; each observer reads the record and nothing else.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from gpt2giga.asgi import IGNORED_HEADER
@@ -102,6 +104,12 @@ class Observers:
             )
             self.capture = proxy.traffic_log_capture_content
             self.each.append(self.traffic_record)
+
+    def record(self, ex: Exchange) -> None:
+        """The request has ended (its stream too): write it down wherever that is on."""
+        ex.finished = perf_counter()
+        for observe in self.each:
+            observe(ex)
 
     def traffic_record(self, ex: Exchange) -> None:
         assert self.traffic is not None
