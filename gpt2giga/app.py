@@ -104,10 +104,6 @@ DIALECTS: dict[Dialect, DialectSpec] = {
 }
 
 
-async def health(ctx: Context, request: Request) -> Response:
-    return Response(b'{"status":"ok"}')
-
-
 async def models(ctx: Context, request: Request) -> Response | StreamResponse:
     """`/models` is shared: Anthropic and Google clients get their own shapes."""
     return await DIALECTS[sniff(request.scope)].list_models(ctx, request)
@@ -122,10 +118,8 @@ ROUTES: list[RouteSpec] = [
     ("GET", "/models", models, None),
     ("GET", "/models/{model:path}", model, None),
 ]
+# System routes (health, readiness, metrics, logs) are `ops`'s; the dialects' public ones here.
 PUBLIC: list[RouteSpec] = [
-    ("GET", "/health", health, None),
-    ("GET", "/ping", health, None),
-    ("POST", "/ping", health, None),
     # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
     ("GET", "/api/hello", anthropic.hello, "anthropic"),
 ]
