@@ -43,7 +43,7 @@ from gpt2giga.observe.exchange import Exchange
 from gpt2giga.observe.observers import Observers, tap
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import translate as openai_translate
-from gpt2giga.openai.responses import handlers as responses
+from gpt2giga.openai.responses.handlers import Responses
 from gpt2giga.ops.system import Ops
 from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
 from gpt2giga.state.limits import Limits
@@ -70,9 +70,6 @@ DIALECTS: dict[Dialect, DialectSpec] = {
             ("POST", "/chat/completions", openai.chat_completions),
             ("POST", "/embeddings", openai.embeddings),
             ("GET", "/model/info", openai.model_info),
-            ("POST", "/responses", responses.create),
-            ("GET", "/responses/{response_id}", responses.retrieve),
-            ("DELETE", "/responses/{response_id}", responses.delete),
         ],
         error_body=openai_translate.error_body,
         list_models=openai.list_models,
@@ -149,8 +146,10 @@ class App:
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
         private, public = Ops(self.drain, self.metrics, self.ring).routes(settings)
-        routes: list[RouteSpec] = [*ROUTES, *private]
-        self.router = Router(routes, [*PUBLIC, *public])
+        # The Responses routes own the process's store of responses: built here, once.
+        self.responses = Responses.from_settings(settings)
+        stored: list[RouteSpec] = [(m, path, h, "openai") for m, path, h in self.responses.routes()]
+        self.router = Router([*ROUTES, *stored, *private], [*PUBLIC, *public])
         self.limits = Limits(
             p.model_max_connections,
             p.model_max_connections_default,

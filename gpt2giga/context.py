@@ -13,14 +13,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from gpt2giga import errors, passtoken
-from gpt2giga.asgi import Contract, Request
+from gpt2giga.asgi import Request
 from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.catalog import ModelCatalog
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.uploads import Uploader
 from gpt2giga.observe import exchange
-from gpt2giga.openai.responses.store import ResponseStore
 
 
 class Context:
@@ -36,13 +35,9 @@ class Context:
         self.upstream = upstream
         self.models = ModelCatalog(upstream)
         proxy = settings.proxy
-        self.responses = ResponseStore(
-            proxy.responses_store_size, proxy.responses_store_ttl_seconds
-        )
         self.uploads = Uploader(proxy, upstream)
         self.clock = clock
         self._token_hex = token_hex
-        proxy = settings.proxy
         self.pass_tokens = (
             passtoken.TokenCache(upstream.token_source, proxy.pass_token_client_cache_size)
             if proxy.pass_token
@@ -55,9 +50,6 @@ class Context:
 
     def new_id(self, prefix: str, size: int = 12) -> str:
         return prefix + self._token_hex(size)
-
-    def contract(self, request: Request) -> Contract:
-        return request.contract
 
     def auth_for(self, request: Request) -> TokenSource | None:
         """The token source for this request: None means the gateway's own credentials.

@@ -5,24 +5,21 @@ from __future__ import annotations
 import pytest
 
 from gpt2giga import config
-from gpt2giga.context import Context
 from gpt2giga.openai.responses.store import StoredResponse
-from tests.conftest import make_client, make_settings
+from tests.conftest import build_app, make_settings
 
 
 def stored(body: bytes = b"{}") -> StoredResponse:
     return StoredResponse(body=body)
 
 
-async def test_context_builds_the_store_from_settings() -> None:
-    settings = make_settings(
-        GPT2GIGA_RESPONSES_STORE_SIZE="1", GPT2GIGA_RESPONSES_STORE_TTL_SECONDS="5"
-    )
-    ctx = Context(settings, make_client(settings))
-    ctx.responses.put("resp_a", stored())
-    ctx.responses.put("resp_b", stored())
-    assert len(ctx.responses) == 1
-    await ctx.upstream.aclose()
+async def test_the_app_builds_the_store_from_settings() -> None:
+    app = build_app(GPT2GIGA_RESPONSES_STORE_SIZE="1", GPT2GIGA_RESPONSES_STORE_TTL_SECONDS="5")
+    app.responses.store.put("resp_a", stored())
+    app.responses.store.put("resp_b", stored())
+    assert len(app.responses.store) == 1
+    assert app.ctx is not None
+    await app.ctx.upstream.aclose()
 
 
 @pytest.mark.parametrize(
