@@ -33,7 +33,7 @@ class Context:
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.models = ModelCatalog(upstream)
+        self.models = ModelCatalog(upstream, settings.resolve_model)
         proxy = settings.proxy
         self.uploads = Uploader(proxy, upstream)
         self.clock = clock

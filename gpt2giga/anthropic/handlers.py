@@ -103,11 +103,6 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def get_model(ctx: Context, request: Request) -> Response:
     model_id = request.params["model"]
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    target = ctx.settings.resolve_model(model_id)
-    if found is None and target != model_id:
-        found = await ctx.models.find(target, auth)
-    if found is None:
+    if await ctx.models.find(model_id, ctx.auth_for(request)) is None:
         raise errors.NotFound(f"model: {model_id}", param="model")
     return Response(_encode(_model(model_id)))

@@ -186,11 +186,7 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def get_model(ctx: Context, request: Request) -> Response:
     model_id = translate.model_name(request.params["model"])
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    target = ctx.settings.resolve_model(model_id)
-    if found is None and target != model_id:
-        found = await ctx.models.find(target, auth)
+    found = await ctx.models.find(model_id, ctx.auth_for(request))
     if found is None:
         raise errors.NotFound(f"models/{model_id} is not found", param="model")
     return Response(_encode(_model(found, model_id)))

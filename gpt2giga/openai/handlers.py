@@ -60,11 +60,7 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def find_model(ctx: Context, request: Request, model_id: str) -> giga.Model:
     """The GigaChat model behind a client's model name (aliases resolved), or NotFound."""
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    if found is None:
-        target = ctx.settings.resolve_model(model_id)
-        found = await ctx.models.find(target, auth) if target != model_id else None
+    found = await ctx.models.find(model_id, ctx.auth_for(request))
     if found is None:
         raise errors.NotFound(f"The model `{model_id}` does not exist", param="model")
     return found
