@@ -95,7 +95,7 @@ class StreamTranslator:
             self._index += 1
             self._called = True
             block = ant.ToolUseOut(id=piece.id, name=piece.name, input={})
-            arguments = answer.arguments_text(translate.tool_input(piece.arguments))
+            arguments = answer.arguments_text(answer.arguments_object(piece.arguments))
             events += [
                 ant.ContentBlockStart(index=self._index, content_block=block),
                 ant.ContentBlockDelta(
