@@ -1,20 +1,21 @@
 """Anthropic routes: messages (streamed or not), count_tokens, models, Claude Code's probe.
 
 Each handler decodes the body into a wire struct, calls the pure translator,
-talks to GigaChat through the shared client and encodes the answer once.
+talks to GigaChat through the shared client (messages: through
+`pipeline.Chat`) and encodes the answer once.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors
 from gpt2giga.anthropic import stream, translate
 from gpt2giga.anthropic import wire as ant
-from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
+from gpt2giga.asgi import Request, Response, StreamResponse, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer
 from gpt2giga.gigachat.request import Options
+from gpt2giga.pipeline import Chat
 
 _decode_messages = msgspec.json.Decoder(ant.MessagesRequest).decode
 _decode_count = msgspec.json.Decoder(ant.CountTokensRequest).decode
@@ -34,24 +35,17 @@ def betas(request: Request) -> list[str]:
 async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode_messages, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
-    prepared = translate.to_giga(req, opts, betas(request))
-    auth = ctx.auth_for(request)
-    if prepared.attachments:
-        await ctx.uploads.resolve(prepared.attachments, auth)
-    headers = ignored_header(prepared.ignored)
+    chat = await Chat.start(ctx, request, opts, translate.to_giga(req, opts, betas(request)))
     message_id = ctx.new_id("msg_")
     if req.stream:
-        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
-        translator = stream.StreamTranslator(prepared, message_id)
+        translator = stream.StreamTranslator(chat.prepared, message_id)
         # GigaChat can think for minutes before its first token; Claude Code and
         # HTTP proxies drop a stream that stays silent, so `ping` fills the gaps.
         keepalive = ctx.settings.proxy.stream_keepalive_seconds or None
-        chunks = sse.relay(upstream, translator, stream.frame, keepalive, stream.PING_FRAME)
-        return StreamResponse(chunks, headers)
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
-    reply = answer.reply(resp, prepared, "toolu_", message_id.removeprefix("msg_"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
-    return Response(_encode(translate.from_giga(reply, message_id)), headers=headers)
+        chunks = await chat.relay(translator, stream.frame, keepalive, stream.PING_FRAME)
+        return StreamResponse(chunks, chat.headers)
+    _, reply = await chat.reply("toolu_", message_id.removeprefix("msg_"))
+    return Response(_encode(translate.from_giga(reply, message_id)), headers=chat.headers)
 
 
 async def count_tokens(ctx: Context, request: Request) -> Response:

@@ -1,9 +1,10 @@
 """OpenAI Responses routes: `POST /responses` (whole or streamed), `GET`/`DELETE /responses/{id}`.
 
 Each create decodes the body, finds the response it continues, translates,
-talks to GigaChat and encodes once; the answer is kept in the store unless the
-client sent `store: false`. A GigaChat thread that is gone (404) is replaced
-once by the whole stored conversation. The store is the process's one, built
+talks to GigaChat through `pipeline.Chat` and encodes once; the answer is
+kept in the store unless the client sent `store: false`. A GigaChat thread
+that is gone (404) is replaced once by the whole stored conversation
+(`Turn.full`, which the pipeline sends). The store is the process's one, built
 by the app and handed to `Responses`: no other route needs it.
 """
 
@@ -13,18 +14,15 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors, sse
-from gpt2giga.asgi import Contract, Request, Response, StreamResponse, ignored_header, parse
+from gpt2giga import errors
+from gpt2giga.asgi import Request, Response, StreamResponse, parse
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer
-from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.auth import TokenSource
-from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai.responses import output, stream, translate
 from gpt2giga.openai.responses import wire as rsp
 from gpt2giga.openai.responses.store import ResponseStore, StoredResponse
+from gpt2giga.pipeline import Chat
 from gpt2giga.router import Handler
 
 _decode = msgspec.json.Decoder(rsp.ResponsesRequest).decode
@@ -53,24 +51,19 @@ class Responses:
         req = parse(_decode, request.body)
         opts = Options.build(ctx.settings, request.contract, req.model)
         turn = translate.to_giga(req, opts, self._previous(req.previous_response_id))
-        auth = ctx.auth_for(request)
-        if turn.prepared.attachments:
-            await ctx.uploads.resolve(turn.prepared.attachments, auth)
+        chat = await Chat.start(ctx, request, opts, turn.prepared, turn.full)
         response_id = ctx.new_id("resp_")
         base = output.skeleton(req, response_id, ctx.now(), opts.model)
-        headers = ignored_header(turn.prepared.ignored)
         if req.stream:
-            upstream = await _open(ctx, turn, opts.contract, auth)
             translator = stream.StreamTranslator(turn, base, ctx.new_id)
-            return StreamResponse(self._relay(upstream, translator, turn), headers)
-        resp = await _chat(ctx, turn, opts.contract, auth)
-        reply = answer.reply(resp, turn.prepared, "call_", response_id.removeprefix("resp_"))
-        reply.model = reply.model or opts.model  # v2 answers may leave `model` out
+            frames = await chat.relay(translator, stream.frame)
+            return StreamResponse(self._kept(frames, translator, turn), chat.headers)
+        resp, reply = await chat.reply("call_", response_id.removeprefix("resp_"))
         runs = output.tool_runs(resp.tool_execution, resp.messages)
         body = _encode(output.from_giga(reply, runs, base, turn.names, ctx.new_id))
         if turn.store:
             self.store.put(response_id, output.record(turn, reply, body, resp.thread_id))
-        return Response(body, headers=headers)
+        return Response(body, headers=chat.headers)
 
     def _previous(self, response_id: str | None) -> StoredResponse | None:
         if response_id is None:
@@ -84,14 +77,13 @@ class Responses:
             )
         return found
 
-    async def _relay(
+    async def _kept(
         self,
-        upstream: UpstreamStream,
+        frames: AsyncIterator[bytes],
         translator: stream.StreamTranslator,
         turn: translate.Turn,
     ) -> AsyncIterator[bytes]:
         """The event stream; the finished response is stored before its last frame goes out."""
-        frames = sse.relay(upstream, translator, stream.frame)
         kept = not turn.store
         try:
             async for data in frames:
@@ -129,27 +121,3 @@ class Responses:
         response_id, _ = self._stored(request)
         self.store.delete(response_id)
         return Response(_encode(rsp.Deleted(id=response_id)))
-
-
-async def _chat(
-    ctx: Context, turn: translate.Turn, contract: Contract, auth: TokenSource | None
-) -> giga.ChatCompletionResponse:
-    try:
-        return await ctx.upstream.chat(turn.prepared.request, contract, auth)
-    except errors.NotFound:
-        if turn.full is None:
-            raise
-    turn.prepared.request = turn.full
-    return await ctx.upstream.chat(turn.full, contract, auth)
-
-
-async def _open(
-    ctx: Context, turn: translate.Turn, contract: Contract, auth: TokenSource | None
-) -> UpstreamStream:
-    try:
-        return await ctx.upstream.stream(turn.prepared.request, contract, auth)
-    except errors.NotFound:
-        if turn.full is None:
-            raise
-    turn.prepared.request = turn.full
-    return await ctx.upstream.stream(turn.full, contract, auth)
