@@ -15,7 +15,8 @@ Files referenced by a chat request must have been uploaded, and the answer
 names them (`[files: <id>, …]`) so tests can follow the round trip.
 Model names `error-<status>` and `stream-break` inject failures.
 With `validate=True` every chat request is checked against the gigachat SDK's
-own pydantic models first (imported only then: it is slow and large).
+own pydantic models first (imported only then: it is slow and large, and a
+test dependency, not the gateway's; demo mode never validates).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib.util
 import re
 import secrets
 import time
@@ -100,7 +102,11 @@ class FakeGigaChat:
         self.files: dict[str, giga.UploadedFile] = {}
         self.threads: dict[str, list[giga.ChatMessage]] = {}
         self.auth_calls = 0
-        self._validators: dict[str, Callable[[bytes], None]] | None = None
+        if self.config.validate and importlib.util.find_spec("gigachat") is None:
+            raise RuntimeError(
+                "Validating requests needs the gigachat SDK (a test dependency): "
+                "pip install 'gigachat>=0.2.3,<0.3'"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
