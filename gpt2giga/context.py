@@ -1,4 +1,4 @@
-"""What every handler may use: settings, the GigaChat client, the model catalog, clock and ids.
+"""What every handler may use: settings, the GigaChat client, models, uploads, credentials, ids.
 
 Built once by the app (the only place that constructs it); handlers receive it
 as their first argument. No globals: tests build their own. `Held` is what
