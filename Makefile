@@ -4,7 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo run test lint typecheck pytest bench bench-quick clean
+.PHONY: demo run test lint typecheck pytest bench bench-quick clean parameters-table
+
+# Servers the tests start themselves, installed here when missing (CI starts from a clean machine).
+# PostgreSQL: the traffic-log sink and the admin API are tested against a real server.
+TEST_SERVICES += postgres-installed
+.PHONY: postgres-installed
+postgres-installed:
+	@bash scripts/install-postgres.sh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(TEST_SERVICES)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -39,6 +46,11 @@ bench:
 
 bench-quick:
 	$(PYTHON) -m benchmarks.run --quick
+
+# README's table of every SDK request parameter and what the gateway does with it,
+# regenerated from the run that tests/test_parameters.py checks.
+parameters-table: $(STAMP)
+	$(BIN)/python -m tests.parameters
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

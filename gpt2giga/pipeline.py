@@ -11,7 +11,7 @@ more in full when the handler has it. Nothing here knows a dialect's wire.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gpt2giga import errors, sse
 from gpt2giga.asgi import Contract, Headers, Request, ignored_header
@@ -23,7 +23,9 @@ from gpt2giga.gigachat.request import Options, Prepared
 
 T = TypeVar("T")
 E = TypeVar("E")
-Send = Callable[[giga.ChatCompletionRequest, Contract, TokenSource | None], Awaitable[T]]
+Send = Callable[
+    [giga.ChatCompletionRequest, Contract, TokenSource | None, dict[str, Any] | None], Awaitable[T]
+]
 
 
 class Chat:
@@ -88,11 +90,13 @@ class Chat:
         return sse.relay(upstream, translator, frame, keepalive, ping)
 
     async def _send(self, send: Send[T]) -> T:
+        """The call, with the fields GigaChat has no struct for (`Prepared.extra`)."""
+        extra, contract = self.prepared.extra, self.opts.contract
         try:
-            return await send(self.prepared.request, self.opts.contract, self.auth)
+            return await send(self.prepared.request, contract, self.auth, extra)
         except errors.NotFound:
             if self._full is None:
                 raise
         # The handler's own records (the Responses store) must hold what was really sent.
         self.prepared.request = self._full
-        return await send(self._full, self.opts.contract, self.auth)
+        return await send(self._full, contract, self.auth, extra)

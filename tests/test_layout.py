@@ -72,7 +72,10 @@ def dialects_in(modules: set[str]) -> set[str]:
 def test_only_gigachat_imports_httpx() -> None:
     """httpx is the upstream's library: its exceptions are mapped once, in gigachat/."""
     users = [p for p in MODULES if "httpx" in roots(imports(p))]
-    assert users and all(under(p, "gigachat") for p in users), [name(p) for p in users]
+    # The OpenSearch mirror of the traffic log speaks HTTP with the same library
+    # (no second HTTP stack), to a host the operator configured.
+    mirror = PACKAGE / "observe/opensearch.py"
+    assert users and all(under(p, "gigachat") or p == mirror for p in users), users
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if under(p, "gigachat/http")], ids=name)
@@ -85,8 +88,11 @@ def test_the_pool_imports_nothing_of_ours(path: Path) -> None:
                                   and not under(p, "anthropic") and not under(p, "gemini")],
                          ids=name)  # fmt: skip
 def test_only_the_route_table_imports_a_dialect(path: Path) -> None:
-    """The hub, observe/, state/, ops/ and the shared modules serve every dialect alike."""
-    if path != PACKAGE / "app.py":
+    """The hub, observe/, state/, ops/ and the shared modules serve every dialect alike.
+
+    Debug translate runs each dialect's own chat handler, so it names them too.
+    """
+    if path not in (PACKAGE / "app.py", PACKAGE / "ops/debug.py"):
         assert not dialects_in(ours(path))
 
 
@@ -145,6 +151,44 @@ def test_prometheus_client_loads_only_when_metrics_are_on() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_optional_integrations_load_only_when_configured() -> None:
+    """asyncpg (the postgres extra) and the OpenSearch mirror stay out of a default app."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gpt2giga.app, gpt2giga.cli; from tests.conftest import build_app; "
+        "build_app(); "
+        "print(sorted(m for m in ('asyncpg', 'gpt2giga.observe.postgres', "
+        "'gpt2giga.observe.opensearch') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_opentelemetry_loads_only_when_tracing_is_on() -> None:
+    """The SDK and its exporter cost start-up time and memory: a gateway without traces has none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gpt2giga.app, gpt2giga.gigachat.client;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'google'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    users = {name(p) for p in MODULES if "opentelemetry" in roots(imports(p, top_level_only=True))}
+    assert users == {"gpt2giga/observe/traces.py"}
 
 
 BENCHMARKS = sorted((PACKAGE.parent / "benchmarks").glob("*.py"))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import msgspec
 
-from gpt2giga import errors
+from gpt2giga import errors, fields
 from gpt2giga.anthropic import stream, translate
 from gpt2giga.anthropic import wire as ant
 from gpt2giga.asgi import Request, Response, StreamResponse, parse
 from gpt2giga.context import Context
+from gpt2giga.gigachat import native
 from gpt2giga.gigachat.request import Options
 from gpt2giga.pipeline import Chat
 
@@ -35,10 +36,12 @@ def betas(request: Request) -> list[str]:
 async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode_messages, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
-    chat = await Chat.start(ctx, request, opts, translate.to_giga(req, opts, betas(request)))
+    prepared = translate.to_giga(req, opts, betas(request))
+    native.apply(prepared, fields.scan(request.body, ant.MessagesRequest), opts)
+    chat = await Chat.start(ctx, request, opts, prepared)
     message_id = ctx.new_id("msg_")
     if req.stream:
-        translator = stream.StreamTranslator(chat.prepared, message_id)
+        translator = stream.StreamTranslator(prepared, message_id)
         # GigaChat can think for minutes before its first token; Claude Code and
         # HTTP proxies drop a stream that stays silent, so `ping` fills the gaps.
         keepalive = ctx.settings.proxy.stream_keepalive_seconds or None

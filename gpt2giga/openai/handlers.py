@@ -13,9 +13,10 @@ import struct
 import msgspec
 from msgspec import UNSET
 
-from gpt2giga import errors
+from gpt2giga import errors, fields
 from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
+from gpt2giga.gigachat import native
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai import stream, translate
@@ -30,12 +31,14 @@ _encode = msgspec.json.Encoder().encode
 async def chat_completions(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode_chat, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
-    chat = await Chat.start(ctx, request, opts, translate.to_giga(req, opts))
+    prepared = translate.to_giga(req, opts)
+    native.apply(prepared, fields.scan(request.body, oai.ChatCompletionRequest), opts)
+    chat = await Chat.start(ctx, request, opts, prepared)
     completion_id = ctx.new_id("chatcmpl-")
     created = ctx.now()
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        translator = stream.StreamTranslator(chat.prepared, completion_id, created, include_usage)
+        translator = stream.StreamTranslator(prepared, completion_id, created, include_usage)
         return StreamResponse(await chat.relay(translator, stream.frame), chat.headers)
     _, reply = await chat.reply("call_", completion_id.removeprefix("chatcmpl-"))
     body = translate.from_giga(reply, completion_id, created)
@@ -132,4 +135,5 @@ async def embeddings(ctx: Context, request: Request) -> Response:
     )
     ignored = ["dimensions"] if req.dimensions is not None else []
     ignored += ["user"] if req.user is not None else []
+    ignored += fields.scan(request.body, oai.EmbeddingsRequest).unknown
     return Response(_encode(body), headers=ignored_header(ignored))

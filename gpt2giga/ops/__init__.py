@@ -1,1 +1,1 @@
-"""Every system route: health, ping, readiness, metrics and runtime logs; never a dialect's."""
+"""Every system route: health, readiness, metrics, runtime logs, debug translate, admin."""

@@ -5,7 +5,7 @@ talks to GigaChat through `pipeline.Chat` and encodes once; the answer is
 kept in the store unless the client sent `store: false`. A GigaChat thread
 that is gone (404) is replaced once by the whole stored conversation
 (`Turn.full`, which the pipeline sends). The store is the process's one, built
-by the app and handed to `Responses`: no other route needs it.
+by the app and handed to `Responses`; debug translate reads it through `create`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors
+from gpt2giga import errors, fields
 from gpt2giga.asgi import Request, Response, StreamResponse, parse
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
+from gpt2giga.gigachat import native
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai.responses import output, stream, translate
 from gpt2giga.openai.responses import wire as rsp
@@ -51,6 +52,10 @@ class Responses:
         req = parse(_decode, request.body)
         opts = Options.build(ctx.settings, request.contract, req.model)
         turn = translate.to_giga(req, opts, self._previous(req.previous_response_id))
+        taken = native.apply(turn.prepared, fields.scan(request.body, rsp.ResponsesRequest), opts)
+        if turn.full is not None:
+            # The same fields on the fallback; what it would name was named above.
+            native.place(turn.full, taken, opts, turn.prepared.structured is not None)
         chat = await Chat.start(ctx, request, opts, turn.prepared, turn.full)
         response_id = ctx.new_id("resp_")
         base = output.skeleton(req, response_id, ctx.now(), opts.model)
