@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import ipaddress
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from gpt2giga.gigachat import files
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
+from gpt2giga.state.ttl import TTLMap
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.remote import Fetched, Fetcher
@@ -71,29 +71,11 @@ class FileCache:
         ttl: float = CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._size = size
-        self._ttl = ttl
-        self._clock = clock
-        self._ids: OrderedDict[Key, tuple[float, str]] = OrderedDict()
+        self._ids: TTLMap[Key, str] = TTLMap(size, ttl, clock)
         self._pending: dict[Key, asyncio.Future[str]] = {}
 
-    def get(self, key: Key) -> str | None:
-        found = self._ids.get(key)
-        if found is None:
-            return None
-        if found[0] <= self._clock():
-            del self._ids[key]
-            return None
-        return found[1]
-
-    def put(self, key: Key, file_id: str) -> None:
-        self._ids[key] = (self._clock() + self._ttl, file_id)
-        self._ids.move_to_end(key)
-        while len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-
     async def get_or_upload(self, key: Key, upload: Callable[[], Awaitable[str]]) -> str:
-        found = self.get(key)
+        found = self._ids.get(key)
         if found is not None:
             return found
         pending = self._pending.get(key)
@@ -110,7 +92,7 @@ class FileCache:
             file_id = await upload()
         finally:
             self._pending.pop(key, None)
-        self.put(key, file_id)
+        self._ids.put(key, file_id)
         return file_id
 
 

@@ -1,26 +1,25 @@
-"""Operator routes: `/ready`, the metrics endpoint, and the route lists of ops/logs.py,
-debug.py and admin.py.
+"""The table of system routes: which exist, decided once from the settings, and the metrics route.
 
-Which of them exist is decided once, from the settings: no metrics route when
-metrics are off, no log views in PROD. `/ready` is public like `/health`;
-the others sit behind the proxy API key when it is on.
+Health, ping and readiness always exist and are public (`health.py`); the
+metrics route exists only when metrics are on, the log views only in DEV
+(`logs.py`), debug translate (`debug.py`) and the admin API (`admin.py`)
+only when enabled. Metrics and logs sit behind the proxy API key when it is
+on; debug and admin routes behind the admin key instead.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
-
-from gpt2giga import errors
 from gpt2giga.asgi import Request, Response, StreamResponse
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain
 from gpt2giga.observe.logs import Ring
 from gpt2giga.ops.debug import Debug
+from gpt2giga.ops.health import Ready, health
 from gpt2giga.ops.logs import LogViews
 
 if TYPE_CHECKING:  # prometheus-client and asyncpg are imported only when they are on
@@ -31,13 +30,13 @@ if TYPE_CHECKING:  # prometheus-client and asyncpg are imported only when they a
 Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
 Spec = tuple[str, str, Handler, None]
 
-_encode = msgspec.json.Encoder().encode
 log = logging.getLogger("gpt2giga")
 
 
 class Ops:
     """`database`: the traffic log's PostgreSQL, for the admin API; `app`: the whole app,
-    through which the admin API replays a request."""
+    through which the admin API replays a request; `responses`: the Responses create
+    route, over the gateway's store, which debug translate runs for a request."""
 
     def __init__(
         self,
@@ -46,12 +45,14 @@ class Ops:
         ring: Ring | None,
         database: Database | None = None,
         app: App | None = None,
+        responses: Handler | None = None,
     ) -> None:
         self.drain = drain
         self.metrics = metrics
         self.ring = ring
         self.database = database
         self.app = app
+        self.responses = responses
 
     def routes(self, settings: Settings) -> tuple[list[Spec], list[Spec]]:
         """(routes behind the API key, public routes) for the features that are on."""
@@ -60,13 +61,18 @@ class Ops:
             private.append(
                 ("GET", settings.proxy.metrics_path.rstrip("/"), self.serve_metrics, None)
             )
-        public: list[Spec] = [("GET", "/ready", self.ready, None)]
+        public: list[Spec] = [
+            ("GET", "/health", health, None),
+            ("GET", "/ping", health, None),
+            ("POST", "/ping", health, None),
+            ("GET", "/ready", Ready(self.drain), None),
+        ]
         if self.ring is not None:
             logs_private, logs_public = LogViews(self.ring, settings.proxy).routes()
             private += logs_private
             public += logs_public
         if settings.proxy.debug_translate_enabled:
-            public += Debug(settings).routes()
+            public += Debug(settings, self.responses).routes()
         if settings.proxy.admin_api_enabled:
             public += self.admin_routes(settings)
         return private, public
@@ -93,26 +99,7 @@ class Ops:
             )
         return Admin(settings, store, replayer).routes()
 
-    async def ready(self, ctx: Context, request: Request) -> Response:
-        """503 while draining or while the gateway's own GigaChat authorization fails."""
-        if self.drain.draining:
-            return _status(503, "draining")
-        auth = ctx.upstream.auth
-        if auth.creds.can_refresh:
-            try:
-                await auth.token()
-            except errors.GatewayError as err:
-                return _status(503, "gigachat authorization failing", err.message)
-        return _status(200, "ready")
-
     async def serve_metrics(self, ctx: Context, request: Request) -> Response:
         assert self.metrics is not None
         body, content_type = self.metrics.render()
         return Response(body, content_type=content_type)
-
-
-def _status(status: int, word: str, reason: str | None = None) -> Response:
-    body: dict[str, Any] = {"status": word}
-    if reason:
-        body["reason"] = reason
-    return Response(_encode(body), status=status)

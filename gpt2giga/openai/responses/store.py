@@ -1,20 +1,18 @@
 """The Responses API's stored responses: what `previous_response_id` and `GET /responses/{id}` need.
 
-Process state, owned by one `ResponseStore` that `Context` builds once: an
-in-memory map bounded by count (oldest out first) and by age. It knows
-nothing of HTTP or of GigaChat's wire beyond the hub message structs it keeps.
-With several Granian workers each process has its own store.
+Process state, one `ResponseStore` that the app builds once and hands to the
+Responses handlers: a `state.ttl.TTLMap` bounded by count (oldest out
+first) and by age. It knows nothing of HTTP or of GigaChat's wire beyond the
+hub message structs it keeps. With several Granian workers each process has
+its own store.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.state.ttl import TTLMap
 
 
 class StoredResponse(msgspec.Struct, kw_only=True):
@@ -31,44 +29,5 @@ class StoredResponse(msgspec.Struct, kw_only=True):
     thread_system: str = ""  # the system text that thread was given
 
 
-class ResponseStore:
-    """At most `size` responses, each for at most `ttl` seconds; `size` 0 keeps nothing."""
-
-    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._size = size
-        self._ttl = ttl
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, StoredResponse]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, response_id: str, stored: StoredResponse) -> None:
-        if self._size <= 0:
-            return
-        self._expire()
-        self._items[response_id] = (self._clock() + self._ttl, stored)
-        self._items.move_to_end(response_id)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def get(self, response_id: str) -> StoredResponse | None:
-        entry = self._items.get(response_id)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._items[response_id]
-            return None
-        return entry[1]
-
-    def delete(self, response_id: str) -> bool:
-        return self.get(response_id) is not None and self._items.pop(response_id) is not None
-
-    def _expire(self) -> None:
-        # Entries go in with the same TTL, so the oldest insertions expire first.
-        now = self._clock()
-        while self._items:
-            expires, _ = next(iter(self._items.values()))
-            if expires > now:
-                return
-            self._items.popitem(last=False)
+class ResponseStore(TTLMap[str, StoredResponse]):
+    """At most `size` responses by id, each for at most `ttl` seconds; `size` 0 keeps nothing."""
