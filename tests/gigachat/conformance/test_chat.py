@@ -119,11 +119,13 @@ def v2_deltas(doc: dict[str, Any]) -> bytes:
     body = b""
     for message in resp.messages:
         first = message.model_dump(
-            exclude_unset=True, by_alias=True, exclude={"content", "finish_reason"}
+            exclude_unset=True, by_alias=True, exclude={"content", "finish_reason", "function_call"}
         )
+        # A message-level call comes after the message's parts, as the whole answer reads it.
+        last = message.model_dump(exclude_unset=True, by_alias=True, include={"function_call"})
         parts = [p.model_dump(exclude_unset=True, by_alias=True) for p in message.content or ()]
         for n, part in enumerate(parts or [None]):
-            delta = first if n == 0 else {}
+            delta = {**(first if n == 0 else {}), **(last if n == len(parts or [None]) - 1 else {})}
             if part is not None:
                 delta = {**delta, "content": [part]}
             body += _event("response.message.delta", {**top, "messages": [delta]})
