@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo run test lint typecheck pytest bench bench-quick clean
+.PHONY: demo run test lint typecheck pytest bench bench-quick clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) redis-server
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -42,3 +42,12 @@ bench-quick:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+# The tests start a real Redis on a free loopback port (tests/redis_server.py): Debian's
+# redis-server, installed only when missing (as root, or through sudo). Its package does not
+# start a system service where policy-rc.d forbids it (containers, CI).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
