@@ -2,7 +2,7 @@
 
 `python benchmarks/floor.py static` answers every request with a fixed body;
 `python benchmarks/floor.py proxy` reads the body, posts it to the stand-in
-through the gateway's own transport (`gpt2giga/gigachat/transport.py`) and
+through the gateway's own transport (`gpt2giga/gigachat/http/transport.py`) and
 returns the answer: what any ASGI gateway on this stack costs before it
 translates anything. Listens on 127.0.0.1:18201, one embedded worker, like
 `run.py`'s gateways; `PROFILE.md` says how to load it with wrk.
@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gpt2giga.gigachat.transport import Transport
+from gpt2giga.gigachat.http.transport import Transport
 
 BODY = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}'
 UPSTREAM = httpx.URL("http://127.0.0.1:18101/api/v1/chat/completions")

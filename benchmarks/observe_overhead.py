@@ -52,9 +52,9 @@ def per_call_us(fn: Callable[[], Any], n: int = 200_000) -> float:
 
 def micro() -> list[tuple[str, float]]:
     from gpt2giga import config
-    from gpt2giga.exchange import Exchange
-    from gpt2giga.metrics import Metrics
-    from gpt2giga.observe import access_line
+    from gpt2giga.observe.exchange import Exchange
+    from gpt2giga.observe.metrics import Metrics
+    from gpt2giga.observe.observers import access_line
 
     settings = config.load({"GIGACHAT_CREDENTIALS": "eDp5", "GPT2GIGA_METRICS_ENABLED": "true"})
     metrics = Metrics(settings)
@@ -73,7 +73,7 @@ def micro() -> list[tuple[str, float]]:
 
 
 async def limiter() -> list[tuple[str, float]]:
-    from gpt2giga.limits import UNLIMITED, Limits
+    from gpt2giga.state.limits import UNLIMITED, Limits
 
     limited = Limits({"GigaChat-2-Max": 100})
     out = []
@@ -92,7 +92,7 @@ def build(env: dict[str, str]) -> Any:
     from gpt2giga import config
     from gpt2giga.app import App
     from gpt2giga.gigachat.client import GigaChatClient
-    from gpt2giga.gigachat.fake import DEMO_CREDENTIALS, FakeGigaChat
+    from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeGigaChat
     from gpt2giga.gigachat.upstream import build_pool
 
     settings = config.load(

@@ -6,7 +6,7 @@ venv with a `.pth` line that calls `install(name)` at interpreter start, before
 mapping either way; only the transport under it changes:
 
 - `httpx-pool`: httpx's own pool (httpcore), the gateway's transport before
-  `gpt2giga/gigachat/transport.py`;
+  `gpt2giga/gigachat/http/transport.py`;
 - `aiohttp`: aiohttp's connector through `httpx-aiohttp`.
 """
 

@@ -5,7 +5,7 @@ installed) that parses only what it needs and writes answers built once at
 start-up: OAuth, `/api/v1/token`, `/api/v1/models`, and both chat contracts
 (`/api/v1/chat/completions`: JSON or `data:` SSE ending in `[DONE]`;
 `/api/v2/chat/completions`: JSON or named `response.message.*` events). The
-shapes follow `gpt2giga/gigachat/fake.py` and GIGACHAT-WIRE.md; the answer
+shapes follow `gpt2giga/gigachat/fake/server.py` and GIGACHAT-WIRE.md; the answer
 only depends on whether the request streams and whether it offers functions.
 Every listening port has its own latency: time to first byte, then a gap
 between stream chunks, both scheduled with `call_later` (no task per request).

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, NamedTuple
 
-from gpt2giga import cors, errors, exchange, logs
+from gpt2giga import cors, errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
@@ -34,21 +34,22 @@ from gpt2giga.asgi import (
 from gpt2giga.config import Settings, auth_required
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain, shutting_down
-from gpt2giga.exchange import Exchange
 from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.upstream import build_pool
-from gpt2giga.limits import Limits
-from gpt2giga.observe import Observers, tap
+from gpt2giga.observe import exchange, logs
+from gpt2giga.observe.exchange import Exchange
+from gpt2giga.observe.observers import Observers, tap
 from gpt2giga.openai import handlers as openai
-from gpt2giga.openai import responses_handlers as responses
 from gpt2giga.openai import translate as openai_translate
-from gpt2giga.ops import Ops
+from gpt2giga.openai.responses import handlers as responses
+from gpt2giga.ops.system import Ops
 from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
+from gpt2giga.state.limits import Limits
 
 if TYPE_CHECKING:
-    from gpt2giga.metrics import Metrics
+    from gpt2giga.observe.metrics import Metrics
 
 log = logging.getLogger("gpt2giga")
 
@@ -215,7 +216,7 @@ class App:
         if self.ring is not None:
             logging.getLogger().removeHandler(self.ring)
         if self.metrics is not None:
-            from gpt2giga.metrics import mark_process_dead
+            from gpt2giga.observe.metrics import mark_process_dead
 
             mark_process_dead()
         if self.ctx is not None and self._owns_upstream:
@@ -334,7 +335,7 @@ class App:
 
 def _metrics(settings: Settings) -> Metrics:
     # prometheus-client costs ~12 ms of import and memory: loaded only when metrics are on.
-    from gpt2giga.metrics import Metrics
+    from gpt2giga.observe.metrics import Metrics
 
     return Metrics(settings)
 

@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from gpt2giga import errors, exchange
+from gpt2giga import errors
+from gpt2giga.observe import exchange
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

@@ -26,8 +26,9 @@ from typing import Any
 
 import msgspec
 
-from gpt2giga import config, logs
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga import config
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
+from gpt2giga.observe import logs
 
 log = logging.getLogger("gpt2giga")
 
@@ -111,7 +112,7 @@ def start_fake(env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "gpt2giga.gigachat.fake:app_from_env",
+        "gpt2giga.gigachat.fake.server:app_from_env",
     ]  # fmt: skip
     proc = subprocess.Popen(command)
     deadline = time.monotonic() + 10

@@ -13,7 +13,7 @@ import pytest
 
 from gpt2giga import doctor
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.fake import FakeConfig, FakeGigaChat
+from gpt2giga.gigachat.fake.server import FakeConfig, FakeGigaChat
 from gpt2giga.gigachat.upstream import build_pool
 from tests.certs import self_signed
 from tests.conftest import make_settings, no_sleep

@@ -31,12 +31,11 @@ def roots(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules}
 
 
-# A dialect may split its modules by API (`responses_wire.py`, `responses_stream.py`, ...).
-WIRE = [p for p in MODULES if p.name.endswith("wire.py") or p.name == "responses_events.py"]
-TRANSLATOR_NAMES = (
-    "translate.py", "stream.py", "responses_translate.py", "responses_input.py",
-    "responses_output.py", "responses_stream.py",
-)  # fmt: skip
+# The rules apply by file name, wherever the module lives: an API's own package
+# (openai/responses/) follows them like a dialect's.
+WIRE = [p for p in MODULES if p.name in ("wire.py", "events.py")]
+# Responses splits its translator into input (request side) and output (reply side).
+TRANSLATOR_NAMES = ("translate.py", "stream.py", "input.py", "output.py")
 # The attachment table and data-URL reading are pure too: uploads.py does the I/O.
 TRANSLATORS = [p for p in MODULES if p.name in TRANSLATOR_NAMES] + [PACKAGE / "gigachat/files.py"]
 
@@ -59,15 +58,15 @@ def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
         "gpt2giga/gigachat/client.py",
         "gpt2giga/gigachat/auth.py",
         "gpt2giga/gigachat/upstream.py",
-        "gpt2giga/gigachat/transport.py",
-        "gpt2giga/gigachat/connection.py",
+        "gpt2giga/gigachat/http/transport.py",
+        "gpt2giga/gigachat/http/connection.py",
         "gpt2giga/gigachat/reader.py",
     }
     assert users <= client | {"gpt2giga/app.py"}
 
 
 def test_http1_framing_is_sans_io() -> None:
-    assert roots(imports(PACKAGE / "gigachat/http1.py")) <= {
+    assert roots(imports(PACKAGE / "gigachat/http/http1.py")) <= {
         "__future__",
         "collections",
         "re",
@@ -79,11 +78,11 @@ def test_only_the_remote_fetcher_opens_connections_to_client_chosen_hosts() -> N
     """Client-named URLs go through one SSRF-checked module, never GigaChat's pool."""
     httpcore = {name(p) for p in MODULES if "httpcore" in roots(imports(p))}
     sockets = {name(p) for p in MODULES if "socket" in roots(imports(p))}
-    assert httpcore == {"gpt2giga/remote.py"}
+    assert httpcore == {"gpt2giga/gigachat/remote.py"}
     # The CLI probes its own loopback ports at start-up (demo mode); the drain makes
     # a local socket pair for signals; nothing else.
-    assert sockets <= {"gpt2giga/remote.py", "gpt2giga/cli.py", "gpt2giga/drain.py"}
-    assert "httpx" not in roots(imports(PACKAGE / "remote.py"))
+    assert sockets <= {"gpt2giga/gigachat/remote.py", "gpt2giga/cli.py", "gpt2giga/drain.py"}
+    assert "httpx" not in roots(imports(PACKAGE / "gigachat/remote.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=name)

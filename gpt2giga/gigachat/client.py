@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 import httpx
 import msgspec
 
-from gpt2giga import errors, exchange
+from gpt2giga import errors
 from gpt2giga.config import GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
@@ -32,7 +32,8 @@ from gpt2giga.gigachat.upstream import (
     status_error,
     transport_error,
 )
-from gpt2giga.limits import UNLIMITED, Limits, Release
+from gpt2giga.observe import exchange
+from gpt2giga.state.limits import UNLIMITED, Limits, Release
 
 log = logging.getLogger("gpt2giga.gigachat")
 

@@ -3,7 +3,7 @@
 Pure: the one table of supported types, data URLs, base64 sizes, magic
 numbers, upload file names. Translators list a request's attachments here
 (`attach`), each with the `files` entry that will carry its GigaChat id;
-`gpt2giga/uploads.py` fetches, checks and uploads them and fills the ids in.
+`uploads.py` fetches, checks and uploads them and fills the ids in.
 No I/O, no clock.
 """
 

@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import msgspec
 
-from gpt2giga import errors, exchange, sse
+from gpt2giga import errors, sse
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.upstream import Contract, exc_name
-from gpt2giga.limits import Release
+from gpt2giga.observe import exchange
+from gpt2giga.state.limits import Release
 
 _decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
 _decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode

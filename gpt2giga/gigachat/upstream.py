@@ -19,7 +19,7 @@ import msgspec
 from gpt2giga import errors
 from gpt2giga.config import ConfigError, GigaChatSettings
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.transport import Transport
+from gpt2giga.gigachat.http.transport import Transport
 
 Contract = Literal["v1", "v2"]
 

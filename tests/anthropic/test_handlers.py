@@ -21,7 +21,7 @@ import pytest
 import respx
 from anthropic.types import Message, MessageTokensCount, ModelInfo
 
-from gpt2giga.gigachat.fake import FakeGigaChat
+from gpt2giga.gigachat.fake.server import FakeGigaChat
 from tests.anthropic.test_stream import assemble
 from tests.conftest import (
     AUTH,

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +89,7 @@ def fake_gigachat() -> Iterator[Server]:
     args = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "gpt2giga.gigachat.fake:app_from_env",
+        "gpt2giga.gigachat.fake.server:app_from_env",
     ]  # fmt: skip
     server = spawn(args, env, f"http://127.0.0.1:{port}", "/api/v1/models")
     yield server

@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
 from tests.certs import self_signed
 from tests.e2e.conftest import ROOT, GatewayFactory, Server, base_env, free_port, spawn
 from tests.e2e.slow_upstream import SlowUpstream
-from tests.test_metrics import value
+from tests.observe.test_metrics import value
 
 MODEL = "GigaChat-2-Max"
 HELLO = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
@@ -172,7 +172,7 @@ def tls_fake(tmp_path: Path) -> tuple[Server, Path]:
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
         "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
-        "gpt2giga.gigachat.fake:app_from_env",
+        "gpt2giga.gigachat.fake.server:app_from_env",
     ]  # fmt: skip
     server = spawn(args, base_env(), f"https://127.0.0.1:{port}", "/api/v1/models")
     yield server, cert

@@ -22,7 +22,7 @@ from google.genai import models as genai_models
 from google.genai import types
 
 from gpt2giga.gemini import handlers, stream
-from gpt2giga.gigachat.fake import FakeGigaChat
+from gpt2giga.gigachat.fake.server import FakeGigaChat
 from tests.conftest import (
     BASE,
     FILES,

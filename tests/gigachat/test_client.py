@@ -35,8 +35,8 @@ from gpt2giga.config import ConfigError
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.fake import DEMO_CREDENTIALS
-from gpt2giga.gigachat.transport import Transport
+from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
+from gpt2giga.gigachat.http.transport import Transport
 from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
 from tests.conftest import (
     AUTH,

@@ -21,7 +21,7 @@ import respx
 from openai.types import CreateEmbeddingResponse, Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from gpt2giga.gigachat.fake import FakeGigaChat
+from gpt2giga.gigachat.fake.server import FakeGigaChat
 from tests.conftest import (
     AUTH,
     BASE,

@@ -1,0 +1,418 @@
+"""A fake GigaChat: the real wire contract with deterministic answers, for demo, tests, benchmarks.
+
+This module is the server (routes, auth, files, errors, SSE framing on the
+wire); what it answers is `model.py`.
+
+It serves OAuth (`/api/v2/oauth`), user/password `/token`, both chat contracts
+(`/api/v1/chat/completions` with `data:` lines and `[DONE]`,
+`/api/v2/chat/completions` with named events), models, embeddings,
+tokens/count and files, with GigaChat's error bodies. Answers follow from the
+request alone: text echoes the last user message, offered functions get
+called with schema-valid arguments, a requested JSON schema gets a valid
+instance. A v2 request with `storage` keeps its thread (the messages sent and
+the answer) and answers with its `thread_id`; `storage.thread_id` continues it.
+Files referenced by a chat request must have been uploaded, and the answer
+names them (`[files: <id>, …]`) so tests can follow the round trip.
+Model names `error-<status>` and `stream-break` inject failures.
+With `validate=True` every chat request is checked against the gigachat SDK's
+own pydantic models first (imported only then: it is slow and large).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from gpt2giga.gigachat import contract, files
+from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.fake.model import (
+    MODEL_VERSION,
+    Answer,
+    answer,
+    frames_v1,
+    frames_v2,
+    state_id,
+    usage,
+    v1_message,
+    v1_usage,
+    v2_from_v1,
+    v2_messages,
+    vector,
+    words,
+)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
+
+DEMO_CREDENTIALS = base64.b64encode(b"demo-client:demo-secret").decode()
+MODELS: tuple[tuple[str, str], ...] = (
+    ("GigaChat", "chat"),
+    ("GigaChat-2", "chat"),
+    ("GigaChat-2-Pro", "chat"),
+    ("GigaChat-2-Max", "chat"),
+    ("Embeddings", "embedder"),
+    ("EmbeddingsGigaR", "embedder"),
+)
+_encode = msgspec.json.Encoder().encode
+_decode_v1 = msgspec.json.Decoder(giga.ChatV1).decode
+_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionRequest).decode
+_decode_embeddings = msgspec.json.Decoder(giga.EmbeddingsRequest).decode
+_decode_counts = msgspec.json.Decoder(giga.TokensCountRequest).decode
+
+
+class FakeConfig(msgspec.Struct, kw_only=True):
+    credentials: str = DEMO_CREDENTIALS
+    user: str = "demo"
+    password: str = "demo"
+    static_token: str | None = None
+    token_ttl_s: int = 1800
+    ttfb_ms: float = 0.0
+    chunk_ms: float = 0.0
+    validate: bool = False
+
+
+class FakeError(Exception):
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class FakeGigaChat:
+    """The ASGI app. `requests` keeps every decoded chat request for tests to inspect."""
+
+    def __init__(self, config: FakeConfig | None = None) -> None:
+        self.config = config or FakeConfig()
+        self.tokens: dict[str, float] = {}
+        self.requests: list[tuple[str, bytes]] = []
+        self.files: dict[str, giga.UploadedFile] = {}
+        self.threads: dict[str, list[giga.ChatMessage]] = {}
+        self.auth_calls = 0
+        self._validators: dict[str, Callable[[bytes], None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        body = await _body(receive)
+        try:
+            await self._route(method, path, scope, body, send)
+        except FakeError as exc:
+            headers = [(b"content-type", b"application/json")]
+            if exc.retry_after is not None:
+                headers.append((b"retry-after", str(exc.retry_after).encode()))
+            await _send(
+                send, exc.status, _encode({"status": exc.status, "message": exc.message}), headers
+            )
+
+    async def _route(self, method: str, path: str, scope: Scope, body: bytes, send: Send) -> None:
+        if path.endswith("/oauth") and method == "POST":
+            return await _json(send, self._oauth(scope, body))
+        if path == "/api/v1/token" and method == "POST":
+            return await _json(send, self._password_token(scope))
+        self._check_token(scope)
+        if path == "/api/v1/chat/completions" and method == "POST":
+            return await self._chat(body, "v1", send)
+        if path == "/api/v2/chat/completions" and method == "POST":
+            return await self._chat(body, "v2", send)
+        if path == "/api/v1/models" and method == "GET":
+            return await _json(
+                send, giga.Models(data=[_model(m, t) for m, t in MODELS], object="list")
+            )
+        if path.startswith("/api/v1/models/") and method == "GET":
+            name = path.removeprefix("/api/v1/models/")
+            found = [_model(m, t) for m, t in MODELS if m == name]
+            if not found:
+                raise FakeError(404, "No such model")
+            return await _json(send, found[0])
+        if path == "/api/v1/embeddings" and method == "POST":
+            return await _json(send, self._embeddings(body))
+        if path == "/api/v1/tokens/count" and method == "POST":
+            req = _decoded(_decode_counts, body)
+            counts = [
+                giga.TokensCount(tokens=words(t) + 1, characters=len(t), object="tokens")
+                for t in req.input
+            ]
+            return await _json(send, counts)
+        if path == "/api/v1/files" and method == "POST":
+            return await _json(send, self._upload(scope, body))
+        raise FakeError(404, "Not found")
+
+    # --- auth ------------------------------------------------------------------
+
+    def _issue(self) -> str:
+        token = "fake-" + secrets.token_urlsafe(24)
+        self.tokens[token] = time.time() + self.config.token_ttl_s
+        return token
+
+    def _oauth(self, scope: Scope, body: bytes) -> giga.AccessToken:
+        self.auth_calls += 1
+        headers = dict(scope["headers"])
+        if headers.get(b"authorization", b"") != f"Basic {self.config.credentials}".encode():
+            raise FakeError(401, "Can't decode 'Authorization' header")
+        try:
+            uuid.UUID(headers.get(b"rquid", b"").decode())
+        except ValueError:
+            raise FakeError(400, "Invalid RqUID") from None
+        if not body.startswith(b"scope=GIGACHAT_API_"):
+            raise FakeError(400, "scope is not valid")
+        token = self._issue()
+        return giga.AccessToken(access_token=token, expires_at=int(self.tokens[token] * 1000))
+
+    def _password_token(self, scope: Scope) -> giga.AccessToken:
+        self.auth_calls += 1
+        expected = base64.b64encode(f"{self.config.user}:{self.config.password}".encode()).decode()
+        if dict(scope["headers"]).get(b"authorization", b"") != f"Basic {expected}".encode():
+            raise FakeError(401, "Unauthorized")
+        token = self._issue()
+        return giga.AccessToken(tok=token, exp=int(self.tokens[token] * 1000))
+
+    def _check_token(self, scope: Scope) -> None:
+        value = dict(scope["headers"]).get(b"authorization", b"").decode()
+        token = value.removeprefix("Bearer ")
+        if token and token == self.config.static_token:
+            return
+        expires = self.tokens.get(token)
+        if expires is None or expires < time.time():
+            raise FakeError(401, "Token has expired")
+
+    # --- chat ------------------------------------------------------------------
+
+    def _decode_chat(self, body: bytes, contract_: str) -> tuple[giga.ChatCompletionRequest, bool]:
+        if self.config.validate:
+            self._sdk_validate(body, contract_)
+        if contract_ == "v1":
+            v1 = _decoded(_decode_v1, body)
+            return v2_from_v1(v1), bool(v1.stream)
+        req = _decoded(_decode_v2, body)
+        return req, bool(req.stream)
+
+    async def _chat(self, body: bytes, contract_: str, send: Send) -> None:
+        self.requests.append((contract_, body))
+        req, stream = self._decode_chat(body, contract_)
+        self._check_files(req)
+        model = req.model or "GigaChat"
+        code = model.removeprefix("error-")
+        if model.startswith("error-") and code.isdigit() and 400 <= int(code) < 600:
+            status = int(code)
+            raise FakeError(
+                status, f"Injected error {status}", retry_after=1 if status == 429 else None
+            )
+        if model != "stream-break" and model not in {m for m, t in MODELS if t == "chat"}:
+            raise FakeError(404, "No such model")
+        req, thread = self._thread(req)
+        ans = answer(req)
+        state = state_id(body)
+        if thread is not None:
+            # The thread keeps what the model read and what it said, not its reasoning.
+            self.threads[thread] = [*req.messages, *v2_messages(ans, state)[-1:]]
+        if self.config.ttfb_ms:
+            await asyncio.sleep(self.config.ttfb_ms / 1000)
+        if not stream:
+            return await _json(send, self._complete(ans, model, state, contract_, thread))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
+        frames = (
+            frames_v1(ans, model, state)
+            if contract_ == "v1"
+            else frames_v2(ans, model, state, thread)
+        )
+        for n, frame in enumerate(frames):
+            if n and self.config.chunk_ms:
+                await asyncio.sleep(self.config.chunk_ms / 1000)
+            if model == "stream-break" and n == 1:
+                raise RuntimeError("fake GigaChat drops the connection mid-stream")
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _check_files(self, req: giga.ChatCompletionRequest) -> None:
+        for message in req.messages:
+            for file_id in contract.files_of(message):
+                if file_id not in self.files:
+                    raise FakeError(400, f"File {file_id} not found")
+
+    def _thread(
+        self, req: giga.ChatCompletionRequest
+    ) -> tuple[giga.ChatCompletionRequest, str | None]:
+        """The request with its thread's stored messages first, and the thread's id."""
+        if req.storage is None:
+            return req, None
+        thread = req.storage.thread_id
+        if thread is None:
+            return req, str(uuid.uuid4())
+        past = self.threads.get(thread)
+        if past is None:
+            raise FakeError(404, "Thread not found")
+        return msgspec.structs.replace(req, messages=[*past, *req.messages]), thread
+
+    @staticmethod
+    def _complete(
+        ans: Answer, model: str, state: str, contract_: str, thread: str | None = None
+    ) -> Any:
+        now = int(time.time())
+        if contract_ == "v1":
+            return giga.ChatCompletionV1(
+                choices=[
+                    giga.ChoiceV1(message=v1_message(ans, state), index=0, finish_reason=ans.finish)
+                ],
+                created=now,
+                model=model + MODEL_VERSION,
+                usage=v1_usage(ans),
+                object="chat.completion",
+            )
+        return giga.ChatCompletionResponse(
+            model=model + MODEL_VERSION,
+            created_at=now,
+            messages=v2_messages(ans, state),
+            thread_id=thread,
+            finish_reason=ans.finish,
+            usage=usage(ans),
+        )
+
+    def _sdk_validate(self, body: bytes, contract_: str) -> None:
+        from gigachat.models.chat import Chat
+        from gigachat.models.chat_completions import ChatCompletionRequest
+        from pydantic import ValidationError
+
+        model = Chat if contract_ == "v1" else ChatCompletionRequest
+        try:
+            model.model_validate_json(body)
+        except ValidationError as exc:
+            raise FakeError(422, f"gigachat SDK rejects the request: {exc}") from None
+
+    # --- other endpoints -----------------------------------------------------------
+
+    def _embeddings(self, body: bytes) -> giga.Embeddings:
+        req = _decoded(_decode_embeddings, body)
+        if req.model not in {m for m, t in MODELS if t == "embedder"}:
+            raise FakeError(404, "No such model")
+        return giga.Embeddings(
+            model=req.model,
+            data=[
+                giga.Embedding(
+                    embedding=vector(text),
+                    index=i,
+                    usage=giga.EmbeddingUsage(prompt_tokens=words(text) + 1),
+                    object="embedding",
+                )
+                for i, text in enumerate(req.input)
+            ],
+            object="list",
+        )
+
+    def _upload(self, scope: Scope, body: bytes) -> giga.UploadedFile:
+        headers = dict(scope["headers"])
+        ctype = headers.get(b"content-type", b"").decode()
+        match = re.search(r"boundary=([^;]+)", ctype)
+        if not ctype.startswith("multipart/form-data") or match is None:
+            raise FakeError(400, "Expected multipart/form-data")
+        fields = _multipart(body, match.group(1).strip('"').encode())
+        if "file" not in fields:
+            raise FakeError(400, "No file in the form")
+        filename, data, mime = fields["file"]
+        if mime not in files.TYPES:
+            raise FakeError(400, f"Unsupported file type {mime}")
+        purpose = fields.get("purpose", (None, b"general", ""))[1].decode()
+        file_id = str(uuid.UUID(hashlib.md5(data).hexdigest()))
+        uploaded = giga.UploadedFile(
+            id=file_id,
+            object="file",
+            bytes=len(data),
+            created_at=int(time.time()),
+            filename=filename or "file",
+            purpose=purpose,
+        )
+        self.files[file_id] = uploaded
+        return uploaded
+
+
+def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
+    try:
+        return decode(body)
+    except msgspec.ValidationError as exc:
+        raise FakeError(422, f"Invalid request: {exc}") from None
+    except msgspec.DecodeError:
+        raise FakeError(400, "Request body is not valid JSON") from None
+
+
+def _model(name: str, kind: str) -> giga.Model:
+    return giga.Model(id=name, object="model", owned_by="salutedevices", type=kind)
+
+
+def _multipart(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes, str]]:
+    """Form fields by name: (filename or None, bytes, content type or "")."""
+    fields: dict[str, tuple[str | None, bytes, str]] = {}
+    for part in body.split(b"--" + boundary):
+        head, sep, data = part.partition(b"\r\n\r\n")
+        name = re.search(rb'\bname="([^"]*)"', head)
+        if sep and name:
+            file = re.search(rb'filename="([^"]*)"', head)
+            filename = file.group(1).decode() if file else None
+            ctype = re.search(rb"(?i)content-type:\s*([^\r\n;]+)", head)
+            mime = ctype.group(1).decode().strip().lower() if ctype else ""
+            fields[name.group(1).decode()] = (filename, data.removesuffix(b"\r\n"), mime)
+    return fields
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, value: Any) -> None:
+    await _send(send, 200, _encode(value), [(b"content-type", b"application/json")])
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def app_from_env() -> FakeGigaChat:
+    """Granian factory target: the fake configured from `FAKE_GIGACHAT_*` variables."""
+    import os
+
+    return FakeGigaChat(
+        FakeConfig(
+            ttfb_ms=float(os.environ.get("FAKE_GIGACHAT_TTFB_MS", "0")),
+            chunk_ms=float(os.environ.get("FAKE_GIGACHAT_CHUNK_MS", "0")),
+            validate=os.environ.get("FAKE_GIGACHAT_VALIDATE", "") == "1",
+            static_token=os.environ.get("FAKE_GIGACHAT_STATIC_TOKEN") or None,
+        )
+    )

@@ -1,0 +1,1 @@
+"""The keep-alive HTTP/1.1 pool under httpx's transport interface; imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""What is observed of each request (the record, access log, metrics, traffic log, redaction)."""

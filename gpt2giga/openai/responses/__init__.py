@@ -1,0 +1,1 @@
+"""The OpenAI Responses API: its wire, events, both translation halves, store and handlers."""

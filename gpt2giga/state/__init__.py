@@ -1,0 +1,1 @@
+"""State that outlives a request (concurrency limits): in-process by default."""
