@@ -46,7 +46,7 @@ from gpt2giga.openai import translate as openai_translate
 from gpt2giga.openai.responses import handlers as responses
 from gpt2giga.ops.system import Ops
 from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
-from gpt2giga.state.limits import Limits
+from gpt2giga.state.store import open_store
 
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
@@ -154,10 +154,12 @@ class App:
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
-        private, public = Ops(self.drain, self.metrics, self.ring).routes(settings)
+        # What outlives a request: in memory, or shared by workers and replicas.
+        self.state = open_store(settings, self.metrics)
+        private, public = Ops(self.drain, self.metrics, self.ring, self.state).routes(settings)
         routes: list[RouteSpec] = [*ROUTES, *private]
         self.router = Router(routes, [*PUBLIC, *public])
-        self.limits = Limits(
+        self.limits = self.state.limits(
             p.model_max_connections,
             p.model_max_connections_default,
             p.model_max_connections_acquire_timeout,
@@ -170,7 +172,7 @@ class App:
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
-        return Context(self.settings, upstream)
+        return Context(self.settings, upstream, state=self.state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -221,6 +223,7 @@ class App:
             mark_process_dead()
         if self.ctx is not None and self._owns_upstream:
             await self.ctx.upstream.aclose()
+        await self.state.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = Exchange.open(scope["headers"])

@@ -1,4 +1,5 @@
-"""What every handler may use: settings, the GigaChat client, the model catalog, clock and ids.
+"""What every handler may use: settings, the GigaChat client, the model catalog, clock and ids,
+and the tables of the state store (stored responses, the upload cache).
 
 Built once by the app (the only place that constructs it); handlers receive it
 as their first argument. No globals: tests build their own.
@@ -15,9 +16,10 @@ from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.catalog import ModelCatalog
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.uploads import Uploader
+from gpt2giga.gigachat.uploads import CACHE_SIZE, CACHE_TTL_S, FileCache, Uploader
 from gpt2giga.observe import exchange
 from gpt2giga.openai.responses.store import ResponseStore
+from gpt2giga.state.store import MemoryStore, Store
 
 
 class Context:
@@ -28,15 +30,18 @@ class Context:
         *,
         clock: Callable[[], float] = time.time,
         token_hex: Callable[[int], str] = exchange.random_hex,
+        state: Store | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.models = ModelCatalog(upstream)
         proxy = settings.proxy
+        state = MemoryStore() if state is None else state
         self.responses = ResponseStore(
-            proxy.responses_store_size, proxy.responses_store_ttl_seconds
+            state.table("responses", proxy.responses_store_size, proxy.responses_store_ttl_seconds)
         )
-        self.uploads = Uploader(proxy, upstream)
+        cache = FileCache(state.table("uploads", CACHE_SIZE, CACHE_TTL_S))
+        self.uploads = Uploader(proxy, upstream, cache=cache)
         self.clock = clock
         self._token_hex = token_hex
         proxy = settings.proxy

@@ -2,7 +2,10 @@
 
 Which of them exist is decided once, from the settings: no metrics route when
 metrics are off, no log views in PROD. `/ready` is public like `/health`;
-the others sit behind the proxy API key when it is on.
+the others sit behind the proxy API key when it is on. A shared state store
+that is down makes `/ready` say "degraded" but stay 200: every replica shares
+the store, so a 503 would take them all out of the load balancer at once,
+failing the requests that do not need the store as well.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain
 from gpt2giga.observe.logs import Ring
+from gpt2giga.state.store import Store
 
 if TYPE_CHECKING:  # prometheus-client is imported only when metrics are on
     from gpt2giga.observe.metrics import Metrics
@@ -33,10 +37,13 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Ops:
-    def __init__(self, drain: Drain, metrics: Metrics | None, ring: Ring | None) -> None:
+    def __init__(
+        self, drain: Drain, metrics: Metrics | None, ring: Ring | None, state: Store
+    ) -> None:
         self.drain = drain
         self.metrics = metrics
         self.ring = ring
+        self.state = state
 
     def routes(self, settings: Settings) -> tuple[list[Spec], list[Spec]]:
         """(routes behind the API key, public routes) for the features that are on."""
@@ -63,7 +70,12 @@ class Ops:
                 await auth.token()
             except errors.GatewayError as err:
                 return _status(503, "gigachat authorization failing", err.message)
-        return _status(200, "ready")
+        if self.state.kind == "memory":
+            return _status(200, "ready")
+        down = await self.state.ready()
+        if down is not None:
+            return _status(200, "degraded", down, state_store="down")
+        return _status(200, "ready", state_store="up")
 
     async def serve_metrics(self, ctx: Context, request: Request) -> Response:
         assert self.metrics is not None
@@ -85,10 +97,11 @@ class Ops:
         return StreamResponse(_Tail(self.ring))
 
 
-def _status(status: int, word: str, reason: str | None = None) -> Response:
+def _status(status: int, word: str, reason: str | None = None, **extra: str) -> Response:
     body: dict[str, Any] = {"status": word}
     if reason:
         body["reason"] = reason
+    body.update(extra)
     return Response(_encode(body), status=status)
 
 

@@ -3,11 +3,17 @@
 Each create decodes the body, finds the response it continues, translates,
 talks to GigaChat and encodes once; the answer is kept in the context's store
 unless the client sent `store: false`. A GigaChat thread that is gone (404)
-is replaced once by the whole stored conversation.
+is replaced once by the whole stored conversation. The store may be shared
+(Redis, or SQLite across workers) and down: a request that needs it (a
+continuation, a retrieve, a delete, a create that is to be stored) is then
+refused with 503 before GigaChat is asked. If the store fails while GigaChat
+answers, a whole answer is refused the same way (it could not be continued);
+a stream has sent its answer already, so that failure is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -26,12 +32,15 @@ from gpt2giga.openai.responses.store import StoredResponse
 
 _decode = msgspec.json.Decoder(rsp.ResponsesRequest).decode
 _encode = msgspec.json.Encoder().encode
+log = logging.getLogger("gpt2giga")
 
 
 async def create(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
-    turn = translate.to_giga(req, opts, _previous(ctx, req.previous_response_id))
+    turn = translate.to_giga(req, opts, await _previous(ctx, req.previous_response_id))
+    if turn.store:
+        ctx.responses.check()
     auth = ctx.auth_for(request)
     if turn.prepared.attachments:
         await ctx.uploads.resolve(turn.prepared.attachments, auth)
@@ -48,14 +57,14 @@ async def create(ctx: Context, request: Request) -> Response | StreamResponse:
     runs = output.tool_runs(resp.tool_execution, resp.messages)
     body = _encode(output.from_giga(reply, runs, base, turn.names, ctx.new_id))
     if turn.store:
-        ctx.responses.put(response_id, output.record(turn, reply, body, resp.thread_id))
+        await ctx.responses.put(response_id, output.record(turn, reply, body, resp.thread_id))
     return Response(body, headers=headers)
 
 
-def _previous(ctx: Context, response_id: str | None) -> StoredResponse | None:
+async def _previous(ctx: Context, response_id: str | None) -> StoredResponse | None:
     if response_id is None:
         return None
-    found = ctx.responses.get(response_id)
+    found = await ctx.responses.get(response_id)
     if found is None:
         raise errors.NotFound(
             f"Previous response with id '{response_id}' not found: it was never stored here "
@@ -104,7 +113,10 @@ async def _relay(
             if not kept and final is not None:
                 kept = True
                 record = output.record(turn, translator.reply, _encode(final), translator.thread_id)
-                ctx.responses.put(final.id, record)
+                try:
+                    await ctx.responses.put(final.id, record)
+                except errors.StateUnavailable as err:
+                    log.warning("response %s was streamed but not stored: %s", final.id, err)
             yield data
     finally:
         aclose = getattr(frames, "aclose", None)
@@ -112,16 +124,15 @@ async def _relay(
             await aclose()
 
 
-def _stored(ctx: Context, request: Request) -> tuple[str, StoredResponse]:
-    response_id = request.params["response_id"]
-    found = ctx.responses.get(response_id)
-    if found is None:
-        raise errors.NotFound(f"Response with id '{response_id}' not found", param="response_id")
-    return response_id, found
+def _not_found(response_id: str) -> errors.NotFound:
+    return errors.NotFound(f"Response with id '{response_id}' not found", param="response_id")
 
 
 async def retrieve(ctx: Context, request: Request) -> Response:
-    _, found = _stored(ctx, request)
+    response_id = request.params["response_id"]
+    found = await ctx.responses.get(response_id)
+    if found is None:
+        raise _not_found(response_id)
     if request.query.get("stream", "").lower() == "true":
         raise errors.Unsupported(
             "Replaying a stored response as a stream is not supported", param="stream"
@@ -130,6 +141,7 @@ async def retrieve(ctx: Context, request: Request) -> Response:
 
 
 async def delete(ctx: Context, request: Request) -> Response:
-    response_id, _ = _stored(ctx, request)
-    ctx.responses.delete(response_id)
+    response_id = request.params["response_id"]
+    if not await ctx.responses.delete(response_id):
+        raise _not_found(response_id)
     return Response(_encode(rsp.Deleted(id=response_id)))

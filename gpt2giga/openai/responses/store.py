@@ -1,20 +1,18 @@
 """The Responses API's stored responses: what `previous_response_id` and `GET /responses/{id}` need.
 
-Process state, owned by one `ResponseStore` that `Context` builds once: an
-in-memory map bounded by count (oldest out first) and by age. It knows
-nothing of HTTP or of GigaChat's wire beyond the hub message structs it keeps.
-With several Granian workers each process has its own store.
+`ResponseStore` encodes each `StoredResponse` (MessagePack) into a table of
+the state store that `Context` gets from the app: in memory for one process,
+shared by every worker and replica otherwise (`gpt2giga/state/`), bounded by
+count (oldest out first) and by age either way. It knows nothing of HTTP or
+of GigaChat's wire beyond the hub message structs it keeps.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.state.store import Table
 
 
 class StoredResponse(msgspec.Struct, kw_only=True):
@@ -32,43 +30,25 @@ class StoredResponse(msgspec.Struct, kw_only=True):
 
 
 class ResponseStore:
-    """At most `size` responses, each for at most `ttl` seconds; `size` 0 keeps nothing."""
+    """Stored responses by id in `table`; every call may raise `StateUnavailable`."""
 
-    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._size = size
-        self._ttl = ttl
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, StoredResponse]] = OrderedDict()
+    def __init__(self, table: Table) -> None:
+        self.table = table
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def check(self) -> None:
+        """Refuse before GigaChat is asked, when the answer could not be kept."""
+        self.table.check()
 
-    def put(self, response_id: str, stored: StoredResponse) -> None:
-        if self._size <= 0:
-            return
-        self._expire()
-        self._items[response_id] = (self._clock() + self._ttl, stored)
-        self._items.move_to_end(response_id)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+    async def put(self, response_id: str, stored: StoredResponse) -> None:
+        await self.table.put(response_id, _encode(stored))
 
-    def get(self, response_id: str) -> StoredResponse | None:
-        entry = self._items.get(response_id)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._items[response_id]
-            return None
-        return entry[1]
+    async def get(self, response_id: str) -> StoredResponse | None:
+        found = await self.table.get(response_id)
+        return None if found is None else _decode(found)
 
-    def delete(self, response_id: str) -> bool:
-        return self.get(response_id) is not None and self._items.pop(response_id) is not None
+    async def delete(self, response_id: str) -> bool:
+        return await self.table.delete(response_id)
 
-    def _expire(self) -> None:
-        # Entries go in with the same TTL, so the oldest insertions expire first.
-        now = self._clock()
-        while self._items:
-            expires, _ = next(iter(self._items.values()))
-            if expires > now:
-                return
-            self._items.popitem(last=False)
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(StoredResponse).decode

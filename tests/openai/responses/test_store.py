@@ -1,4 +1,8 @@
-"""The stored-responses store: bounded by count and by age, with an injected clock."""
+"""The stored-responses store: what goes in comes back whole, through whichever table holds it.
+
+The tables' own bounds (count, age) and their shared backends are tested in
+tests/state/test_tables.py; here, the record and how the context builds the store.
+"""
 
 from __future__ import annotations
 
@@ -6,70 +10,57 @@ import pytest
 
 from gpt2giga import config
 from gpt2giga.context import Context
+from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai.responses.store import ResponseStore, StoredResponse
+from gpt2giga.state.memory import MemoryTable
 from tests.conftest import make_client, make_settings
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def stored(body: bytes = b"{}") -> StoredResponse:
-    return StoredResponse(body=body)
-
-
-def test_oldest_goes_first_when_full() -> None:
-    store = ResponseStore(2, 60.0, Clock())
-    for n in range(3):
-        store.put(f"resp_{n}", stored(str(n).encode()))
-    assert [store.get(f"resp_{n}") is not None for n in range(3)] == [False, True, True]
-    assert len(store) == 2
-
-
-def test_entries_expire_after_the_ttl() -> None:
-    clock = Clock()
-    store = ResponseStore(10, 60.0, clock)
-    store.put("resp_a", stored())
-    clock.now = 30.0
-    store.put("resp_b", stored())
-    clock.now = 60.0
-    assert store.get("resp_a") is None  # expired exactly at its TTL
-    assert store.get("resp_b") is not None
-    clock.now = 95.0
-    store.put("resp_c", stored())  # a put sweeps what has expired
-    assert len(store) == 1
+def conversation() -> StoredResponse:
+    call = giga.ChatFunctionCall(name="get_weather", arguments={"city": "Paris", "days": [1, 2.5]})
+    result = giga.ChatFunctionResult(name="get_weather", result={"temp": -3, "ok": True})
+    return StoredResponse(
+        body=b'{"id":"resp_1","object":"response"}',
+        system=["Be brief.", "Answer in French."],
+        messages=[
+            giga.ChatMessage(
+                role="user",
+                content=[
+                    giga.ChatContentPart(text="Weather?"),
+                    giga.ChatContentPart(files=[giga.ChatContentFile(id="file-1")]),
+                ],
+            ),
+            giga.ChatMessage(
+                role="assistant",
+                content=[giga.ChatContentPart(function_call=call)],
+                tools_state_id="state-1",
+            ),
+            giga.ChatMessage(role="tool", content=[giga.ChatContentPart(function_result=result)]),
+            giga.ChatMessage(role="assistant", content="Il fait froid."),
+        ],
+        calls={"call_1": "get_weather"},
+        thread_id="thread-9",
+        thread_system="Be brief.",
+    )
 
 
-def test_size_zero_keeps_nothing() -> None:
-    store = ResponseStore(0, 60.0, Clock())
-    store.put("resp_a", stored())
-    assert store.get("resp_a") is None and len(store) == 0
+async def test_a_whole_conversation_comes_back_equal_and_as_a_copy() -> None:
+    store = ResponseStore(MemoryTable(10, 60.0))
+    kept = conversation()
+    await store.put("resp_1", kept)
+    found = await store.get("resp_1")
+    assert found == kept
+    assert found is not kept  # a continuation may change what it read: the record stays
+    found.messages.append(giga.ChatMessage(role="user", content="more"))
+    assert await store.get("resp_1") == kept
 
 
-def test_delete_is_true_only_for_a_live_entry() -> None:
-    clock = Clock()
-    store = ResponseStore(10, 60.0, clock)
-    store.put("resp_a", stored())
-    store.put("resp_b", stored())
-    assert store.delete("resp_a") is True
-    assert store.delete("resp_a") is False
-    clock.now = 61.0
-    assert store.delete("resp_b") is False  # expired counts as gone
-
-
-def test_putting_an_id_again_replaces_it_and_renews_its_place() -> None:
-    store = ResponseStore(2, 60.0, Clock())
-    store.put("resp_a", stored(b"1"))
-    store.put("resp_b", stored())
-    store.put("resp_a", stored(b"2"))
-    store.put("resp_c", stored())
-    found = store.get("resp_a")
-    assert found is not None and found.body == b"2"
-    assert store.get("resp_b") is None
+async def test_delete_says_whether_there_was_something_to_delete() -> None:
+    store = ResponseStore(MemoryTable(10, 60.0))
+    await store.put("resp_1", conversation())
+    assert await store.delete("resp_1") is True
+    assert await store.get("resp_1") is None
+    assert await store.delete("resp_1") is False
 
 
 async def test_context_builds_the_store_from_settings() -> None:
@@ -77,9 +68,10 @@ async def test_context_builds_the_store_from_settings() -> None:
         GPT2GIGA_RESPONSES_STORE_SIZE="1", GPT2GIGA_RESPONSES_STORE_TTL_SECONDS="5"
     )
     ctx = Context(settings, make_client(settings))
-    ctx.responses.put("resp_a", stored())
-    ctx.responses.put("resp_b", stored())
-    assert len(ctx.responses) == 1
+    await ctx.responses.put("resp_a", conversation())
+    await ctx.responses.put("resp_b", conversation())
+    assert await ctx.responses.get("resp_a") is None
+    assert await ctx.responses.get("resp_b") == conversation()
     await ctx.upstream.aclose()
 
 
