@@ -9,9 +9,11 @@ and restarts Redis gets a server of its own (`own_redis`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -47,16 +49,27 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; `stop` and `start` again keep its port (and lose its data)."""
 
-    def __init__(self, program: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        program: str,
+        workdir: Path,
+        tls: tuple[Path, Path] | None = None,
+        password: str | None = None,
+    ) -> None:
         self.program = program
         self.workdir = workdir
         self.port = free_port()
         self.socket = workdir / "redis.sock"
+        self.tls = tls
+        self.password = password
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
 
     @property
     def unix_url(self) -> str:
@@ -69,6 +82,13 @@ class RedisServer:
             "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
             "--logfile", str(self.workdir / "redis.log"),
         ]  # fmt: skip
+        if self.tls is not None:
+            cert, key = self.tls
+            args[3:5] = ["--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+            args += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -82,9 +102,7 @@ class RedisServer:
 
     def ping(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+            return self.command("PING").startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
@@ -100,14 +118,26 @@ class RedisServer:
 
     def command(self, *args: str) -> bytes:
         """One command over a raw connection (inline protocol): enough to look at keys."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
+        with contextlib.ExitStack() as stack:
+            conn = stack.enter_context(socket.create_connection(("127.0.0.1", self.port), 2))
+            if self.tls is not None:
+                context = ssl.create_default_context(cafile=str(self.tls[0]))
+                conn = stack.enter_context(context.wrap_socket(conn, server_hostname="127.0.0.1"))
+            if self.password:
+                conn.sendall(f"AUTH {self.password}\r\n".encode())
+                conn.recv(64)
             conn.sendall(" ".join(args).encode() + b"\r\n")
             return conn.recv(65536)
 
 
-def started() -> Iterator[RedisServer]:
+def started(tls: bool = False, password: str | None = None) -> Iterator[RedisServer]:
     with tempfile.TemporaryDirectory(prefix="gpt2giga-redis-") as workdir:
-        server = RedisServer(binary(), Path(workdir))
+        pair = None
+        if tls:
+            from tests.certs import self_signed
+
+            pair = self_signed(Path(workdir))
+        server = RedisServer(binary(), Path(workdir), pair, password)
         server.start()
         try:
             yield server
@@ -124,6 +154,12 @@ def redis_server() -> Iterator[RedisServer]:
 def own_redis() -> Iterator[RedisServer]:
     """A Redis for one test alone: it may stop and restart it."""
     yield from started()
+
+
+@pytest.fixture
+def tls_redis() -> Iterator[RedisServer]:
+    """A Redis that speaks TLS only and wants a password: a rediss:// URL with a secret in it."""
+    yield from started(tls=True, password="s3cret-redis-pass")
 
 
 @pytest.fixture
