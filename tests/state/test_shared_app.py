@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,35 @@ async def until_ready(c: httpx.AsyncClient) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the store did not come back within 5 s")
+
+
+async def test_a_redis_that_hangs_costs_one_timeout_then_nothing(
+    gateways: Gateways, own_redis: RedisServer, redis_prefix: str
+) -> None:
+    env = {
+        "GPT2GIGA_REDIS_URL": own_redis.url,
+        "GPT2GIGA_REDIS_KEY_PREFIX": redis_prefix,
+        "GPT2GIGA_REDIS_TIMEOUT_SECONDS": "0.3",
+        **LIMITED,
+    }
+    _, c = gateways(**env)
+    text = [{"role": "user", "content": "hi"}]
+    body = {"model": "GigaChat-2-Max", "messages": text}
+    assert (await c.post("/v1/chat/completions", json=body)).status_code == 200  # connected
+    assert own_redis.proc is not None
+    own_redis.proc.send_signal(signal.SIGSTOP)  # alive, accepting, answering nothing
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = await c.post("/v1/chat/completions", json=body)
+        waited = loop.time() - started
+        started = loop.time()
+        then = await c.post("/v1/chat/completions", json=body)
+        after = loop.time() - started
+        refused = await c.post("/v1/responses", json={"model": "GigaChat", "input": "hi"})
+    finally:
+        own_redis.proc.send_signal(signal.SIGCONT)
+    assert (first.status_code, then.status_code, refused.status_code) == (200, 200, 503)
+    assert waited < 1.5  # the call's timeout (and one retry), not Redis's pause
+    assert after < 0.2  # the breaker is open: Redis is not asked
+    await until_ready(c)
