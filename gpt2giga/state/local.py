@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (tbl, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_age ON entries (tbl, seq);
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (tbl, expires);
 CREATE TABLE IF NOT EXISTS leases (
     model TEXT NOT NULL, holder TEXT NOT NULL,
     node TEXT NOT NULL, pid INTEGER NOT NULL, expires REAL NOT NULL,
@@ -115,18 +116,17 @@ class SqliteBackend:
     def _put(self, table: str, key: str, value: bytes, size: int, ttl: float) -> None:
         now = self._clock()
         with self._tx() as db:
-            # Entries of a table share one TTL, so the oldest are the first to expire.
             db.execute("DELETE FROM entries WHERE tbl = ? AND expires <= ?", (table, now))
+            (seq,) = db.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM entries WHERE tbl = ?", (table,)
+            ).fetchone()
             db.execute(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, "
-                "(SELECT coalesce(max(seq), 0) + 1 FROM entries WHERE tbl = ?))",
-                (table, key, value, now + ttl, table),
+                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
+                (table, key, value, now + ttl, seq),
             )
-            db.execute(
-                "DELETE FROM entries WHERE tbl = ? AND seq <= "
-                "(SELECT seq FROM entries WHERE tbl = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                (table, table, size),
-            )
+            # Every index lookup, no count: the last `size` numbers handed out are kept.
+            # A replaced or deleted entry leaves a gap, so a table may hold fewer.
+            db.execute("DELETE FROM entries WHERE tbl = ? AND seq <= ?", (table, seq - size))
 
     async def delete(self, table: str, key: str) -> bool:
         return await self._call(self._delete, table, key)

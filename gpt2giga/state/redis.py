@@ -11,15 +11,29 @@ token or a credential (the upload cache's account key is a hash).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+
+
+class Script:
+    """A Lua script, run by its SHA1 (EVALSHA): the source goes over the wire only once."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
 
 # A table: its entries (`<prefix>t:<table>:<key>`, with a TTL) and an index of them
 # (`<prefix>t:<table>`) scored by the microsecond each was put, strictly increasing
 # so that equal clocks keep the order: it bounds the count, oldest out first.
-PUT = """
+PUT = Script(
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ttl, size = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -36,14 +50,18 @@ if excess > 0 then
 end
 redis.call('PEXPIRE', KEYS[2], ttl)
 """
-DELETE = """
+)
+DELETE = Script(
+    """
 redis.call('ZREM', KEYS[2], KEYS[1])
 return redis.call('DEL', KEYS[1])
 """
+)
 # A model's book: `held` (holder -> expiry), `queue` (holder -> ticket), `alive`
 # (queued holder -> expiry), `seq` (the last ticket). Returns 1: the lease is the
 # holder's; 0: it waits in the queue.
-TAKE = """
+TAKE = Script(
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local holder, limit, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -77,10 +95,12 @@ end
 if ahead < free then return answer(1) end
 return answer(0)
 """
+)
 # ARGV: ttl, the number of held holders, the held, then the queued. A held lease
 # that is missing (Redis restarted, or this process stalled past its expiry) is
 # written back: the call is still running and counts against the limit.
-RENEW = """
+RENEW = Script(
+    """
 local t = redis.call('TIME')
 local until_ = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
@@ -94,11 +114,85 @@ for i = 3 + n, #ARGV do
 end
 for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, tonumber(ARGV[1]) * 2) end
 """
-GIVE_BACK = """
+)
+GIVE_BACK = Script(
+    """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 """
+)
+
+
+class Batches:
+    """Commands of concurrent requests go to Redis together: one write and one read.
+
+    Up to WINDOW sends are out at once; a command that finds one free goes
+    alone, at once, and those that come while none is free wait and go as one
+    pipeline when one is. Measured with redis-py on this box: about 100 µs of
+    CPU for a command sent alone, 20 µs each in a pipeline of 16. Every
+    command here may be repeated harmlessly, as redis-py's retry after a dead
+    connection does.
+    """
+
+    # Two: a request's command need not wait for the lease the last one gave back.
+    WINDOW = 2
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._sending = 0
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    async def run(self, *command: Any) -> Any:
+        if self._sending >= self.WINDOW:
+            waiter = asyncio.get_running_loop().create_future()
+            self._queue.append((command, waiter))
+            return await waiter
+        self._sending += 1
+        try:
+            return await self._client.execute_command(*command)  # type: ignore[no-untyped-call]
+        finally:
+            self._sending -= 1
+            self._next()
+
+    def _next(self) -> None:
+        if self._queue and self._sending < self.WINDOW:
+            self._sending += 1
+            batch, self._queue = self._queue, []
+            flush = asyncio.get_running_loop().create_task(self._flush(batch))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+
+    async def finish(self) -> None:
+        """Let the commands already queued go out (a lease given back at shutdown)."""
+        if self._flushes:
+            await asyncio.wait(list(self._flushes), timeout=1.0)
+
+    async def _flush(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for command, _ in batch:
+                pipe.execute_command(*command)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except BaseException as exc:  # the connection failed: every command did
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+            for (_, waiter), result in zip(batch, results, strict=True):
+                if waiter.done():
+                    continue  # its caller left; what it asked for was done anyway
+                if isinstance(result, Exception):
+                    waiter.set_exception(result)
+                else:
+                    waiter.set_result(result)
+        finally:
+            self._sending -= 1
+            self._next()
 
 
 class RedisBackend:
@@ -125,21 +219,24 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 1),
         )
         self.client = Redis.from_pool(pool)  # closing the client closes its pool
+        self._batches = Batches(self.client)
         self._prefix = prefix
         self._lease_ms = max(1, round(lease_seconds * 1000))
-        register = self.client.register_script
-        self._put, self._delete = register(PUT), register(DELETE)
-        self._take, self._renew, self._give_back = (
-            register(TAKE),
-            register(RENEW),
-            register(GIVE_BACK),
-        )
 
     async def ping(self) -> None:
         await self.client.ping()
 
     async def close(self) -> None:
+        await self._batches.finish()
         await self.client.aclose()
+
+    async def _eval(self, script: Script, keys: list[str], *args: Any) -> Any:
+        run = self._batches.run
+        try:
+            return await run("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a Redis that restarted, or one that never saw it
+            await self.client.script_load(script.source)
+            return await run("EVALSHA", script.sha, len(keys), *keys, *args)
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -147,17 +244,17 @@ class RedisBackend:
         return f"{self._prefix}t:{table}:{key}"
 
     async def get(self, table: str, key: str) -> bytes | None:
-        found = await self.client.get(self._entry(table, key))
+        found = await self._batches.run("GET", self._entry(table, key))
         assert found is None or isinstance(found, bytes)  # the client decodes nothing
         return found
 
     async def put(self, table: str, key: str, value: bytes, size: int, ttl: float) -> None:
         keys = [self._entry(table, key), f"{self._prefix}t:{table}"]
-        await self._put(keys=keys, args=[value, max(1, round(ttl * 1000)), size])
+        await self._eval(PUT, keys, value, max(1, round(ttl * 1000)), size)
 
     async def delete(self, table: str, key: str) -> bool:
         keys = [self._entry(table, key), f"{self._prefix}t:{table}"]
-        return bool(await self._delete(keys=keys))
+        return bool(await self._eval(DELETE, keys))
 
     # --- leases ---------------------------------------------------------------------------
 
@@ -166,11 +263,10 @@ class RedisBackend:
         return [base + "held", base + "queue", base + "alive", base + "seq"]
 
     async def take(self, model: str, holder: str, limit: int) -> bool:
-        return bool(await self._take(keys=self._book(model), args=[holder, limit, self._lease_ms]))
+        return bool(await self._eval(TAKE, self._book(model), holder, limit, self._lease_ms))
 
     async def renew(self, model: str, held: list[str], waiting: list[str]) -> None:
-        args: list[str | int] = [self._lease_ms, len(held), *held, *waiting]
-        await self._renew(keys=self._book(model)[:3], args=args)
+        await self._eval(RENEW, self._book(model)[:3], self._lease_ms, len(held), *held, *waiting)
 
     async def give_back(self, model: str, holder: str) -> None:
-        await self._give_back(keys=self._book(model)[:3], args=[holder])
+        await self._eval(GIVE_BACK, self._book(model)[:3], holder)
