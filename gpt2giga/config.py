@@ -52,6 +52,8 @@ SDK_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
 SDK_SCOPE = "GIGACHAT_API_PERS"
 
 Contract = Literal["v1", "v2"]
+Sink = Literal["noop", "jsonl", "postgres", "opensearch"]
+SINKS: tuple[str, ...] = typing.get_args(Sink)
 
 
 class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,6 +119,23 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     traffic_log_flush_interval_ms: int = 2_000
     traffic_log_redact_sensitive: bool = True
     traffic_log_redact_extra_keys: list[str] = []
+    # --- debug translate, runtime logs, and the settings deploy/ overlays name ---
+    # (The sink and admin settings here are the FastAPI gpt2giga's names, as the
+    # traffic-log sinks define them; the sinks themselves are refused until built.)
+    traffic_log_sinks: list[Sink] = []
+    traffic_log_postgres_dsn: Secret | None = None
+    opensearch_url: str = "http://localhost:9200"
+    opensearch_index: str = "gpt2giga-traffic"
+    opensearch_data_stream: bool = True
+    opensearch_bulk_size: int = 500
+    opensearch_flush_interval_ms: int = 2_000
+    # The secret of the admin and debug routes; never the proxy key.
+    admin_api_key: Secret | None = None
+    debug_translate_enabled: bool = False
+    # Who may read /logs*: addresses or networks (empty: anyone the API key lets in);
+    # X-Forwarded-For counts only when the peer is one of the trusted proxies.
+    logs_ip_allowlist: list[str] = []
+    logs_trusted_proxies: list[str] = []
     # --- shared state: several workers and replicas (README, deploy/README.md) ---
     # Redis that every worker and replica shares: redis://, rediss:// (TLS) or unix://.
     # A secret: the URL may carry a password.
@@ -354,10 +373,15 @@ def validate_operations(proxy: ProxySettings) -> None:
         raise ConfigError(
             f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
         )
-    if proxy.traffic_log_enabled and proxy.traffic_log_sink in ("postgres", "opensearch"):
-        raise ConfigError(
-            f"GPT2GIGA_TRAFFIC_LOG_SINK: {proxy.traffic_log_sink} is not built in; use jsonl"
-        )
+    name = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
+    for sink in proxy.traffic_log_sinks or [proxy.traffic_log_sink]:
+        if sink not in SINKS:  # a comma-separated list is split, not matched, by parse_value
+            raise ConfigError(f"{name}: expected one of {', '.join(SINKS)}, got {sink!r}")
+        if proxy.traffic_log_enabled and sink in ("postgres", "opensearch"):
+            raise ConfigError(f"{name}: {sink} is not built in; use jsonl")
+    for name in ("logs_ip_allowlist", "logs_trusted_proxies"):
+        for network in getattr(proxy, name):
+            _network(f"GPT2GIGA_{name.upper()}", network)
     if proxy.use_https:
         validate_https(proxy)
     validate_state(proxy)
@@ -407,13 +431,16 @@ def _validate_attachments(proxy: ProxySettings) -> None:
         if getattr(proxy, name) < 1:
             raise ConfigError(f"GPT2GIGA_{name.upper()}: expected a positive number of bytes")
     for network in proxy.attachment_url_allowed_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigError(
-                f"GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS: {network!r} is not an address "
-                "or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
-            ) from None
+        _network("GPT2GIGA_ATTACHMENT_URL_ALLOWED_NETWORKS", network)
+
+
+def _network(name: str, network: str) -> None:
+    try:
+        ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        raise ConfigError(
+            f"{name}: {network!r} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+        ) from None
 
 
 def auth_required(settings: Settings) -> bool:

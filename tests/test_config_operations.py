@@ -106,6 +106,28 @@ def test_defaults_keep_every_operations_feature_off_or_safe() -> None:
             "GPT2GIGA_TRAFFIC_LOG_SINK: postgres is not built in; use jsonl",
         ),
         (
+            {
+                "GPT2GIGA_TRAFFIC_LOG_ENABLED": "true",
+                "GPT2GIGA_TRAFFIC_LOG_SINKS": "jsonl,postgres",
+            },
+            "GPT2GIGA_TRAFFIC_LOG_SINKS: postgres is not built in; use jsonl",
+        ),
+        (
+            {"GPT2GIGA_TRAFFIC_LOG_SINKS": "jsonl,elastic"},
+            "GPT2GIGA_TRAFFIC_LOG_SINKS: expected one of noop, jsonl, postgres, opensearch, "
+            "got 'elastic'",
+        ),
+        (
+            {"GPT2GIGA_LOGS_IP_ALLOWLIST": '["127.0.0.1", "office"]'},
+            "GPT2GIGA_LOGS_IP_ALLOWLIST: 'office' is not an address or a network "
+            "(e.g. 10.0.0.5 or 10.0.0.0/24)",
+        ),
+        (
+            {"GPT2GIGA_LOGS_TRUSTED_PROXIES": "10.0.0.0/33"},
+            "GPT2GIGA_LOGS_TRUSTED_PROXIES: '10.0.0.0/33' is not an address or a network "
+            "(e.g. 10.0.0.5 or 10.0.0.0/24)",
+        ),
+        (
             {"GPT2GIGA_USE_HTTPS": "true"},
             "GPT2GIGA_HTTPS_CERT_FILE: GPT2GIGA_USE_HTTPS needs it; is not set",
         ),
@@ -127,3 +149,19 @@ def test_https_files_must_exist_and_the_key_be_pkcs8(tmp_path: Path) -> None:
     rsa_style.write_text("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n")
     with pytest.raises(ConfigError, match="openssl pkcs8 -topk8 -nocrypt"):
         load(**env, GPT2GIGA_HTTPS_KEY_FILE=str(rsa_style))
+
+
+def test_log_access_lists_take_json_or_commas_and_the_sinks_settings_are_known() -> None:
+    proxy = load(
+        GPT2GIGA_LOGS_IP_ALLOWLIST='["127.0.0.1", "10.1.0.0/16"]',
+        GPT2GIGA_LOGS_TRUSTED_PROXIES="172.18.0.2, 172.19.0.0/16",
+        GPT2GIGA_TRAFFIC_LOG_SINKS='["jsonl", "opensearch"]',
+        GPT2GIGA_ADMIN_API_KEY="admin-secret",
+        GPT2GIGA_DEBUG_TRANSLATE_ENABLED="true",
+    ).proxy
+    assert proxy.logs_ip_allowlist == ["127.0.0.1", "10.1.0.0/16"]
+    assert proxy.logs_trusted_proxies == ["172.18.0.2", "172.19.0.0/16"]
+    assert proxy.traffic_log_sinks == ["jsonl", "opensearch"]  # refused only when enabled
+    assert proxy.admin_api_key is not None and proxy.admin_api_key.value == "admin-secret"
+    assert "admin-secret" not in repr(proxy)
+    assert proxy.debug_translate_enabled

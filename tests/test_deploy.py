@@ -1,11 +1,11 @@
-"""deploy/: the Dockerfile and compose.yaml checked as text, since no Docker engine runs here.
+"""deploy/: the Dockerfile, checked as text, since no Docker engine runs here.
 
 The Dockerfile is split into instructions the way Docker reads it (comments,
-line continuations, exec-form JSON); compose.yaml is plain YAML. What a broken
-image would hide until someone builds it is asserted here: every COPY source
-exists and survives the ignore file, the entrypoint gets signals, the user is
-not root, the health check needs nothing but Python, and every variable the
-deployment names is one the gateway reads.
+line continuations, exec-form JSON). What a broken image would hide until
+someone builds it is asserted here: every COPY source exists and survives the
+ignore file, the extras argument reaches pip, the entrypoint gets signals, the
+user is not root, the health check needs nothing but Python. The compose
+files and reverse-proxy configurations are tests/test_deploy_compose.py's.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import subprocess
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
-import yaml
 
 from gpt2giga import config
 
@@ -174,48 +173,28 @@ def test_image_listens_everywhere_with_configurable_workers(
     assert names <= known_env_names()
 
 
-# --- compose.yaml -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    loaded = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def service(compose: dict[str, Any], profile: str) -> dict[str, Any]:
-    found = [s for s in compose["services"].values() if profile in s.get("profiles", ())]
-    assert len(found) == 1, f"one service for profile {profile}"
-    return found[0]
-
-
-@pytest.mark.parametrize("profile", ["dev", "prod", "DEV", "PROD"])
-def test_each_profile_builds_this_repository(compose: dict[str, Any], profile: str) -> None:
-    svc = service(compose, profile)
-    context = DEPLOY / svc["build"]["context"]
-    assert (context / svc["build"]["dockerfile"]).is_file()
-    assert [e["path"] for e in svc["env_file"]] == ["../.env"]
-    assert svc["environment"]["GPT2GIGA_HOST"] == "0.0.0.0"
-
-
-def test_prod_binds_loopback_and_requires_the_api_key(compose: dict[str, Any]) -> None:
-    prod = service(compose, "prod")
-    assert prod["environment"]["GPT2GIGA_MODE"] == "PROD"
-    assert prod["environment"]["GPT2GIGA_API_KEY"].startswith("${GPT2GIGA_API_KEY:?")
-    assert all(str(p).startswith("127.0.0.1:") for p in prod["ports"])
-
-
-def test_dev_publishes_the_gateway_port(compose: dict[str, Any]) -> None:
-    dev = service(compose, "dev")
-    assert dev["environment"]["GPT2GIGA_MODE"] == "DEV"
-    assert dev["ports"] == ["${GPT2GIGA_PORT:-8090}:${GPT2GIGA_PORT:-8090}"]
-
-
-def test_every_variable_compose_names_is_a_setting(compose: dict[str, Any]) -> None:
-    text = (DEPLOY / "compose.yaml").read_text()
-    referenced = set(re.findall(r"\$\{(\w+)", text))
-    for svc in compose["services"].values():
-        referenced |= set(svc.get("environment", {}))
-    assert referenced
-    assert referenced <= known_env_names()
+def test_extras_argument_reaches_pip_install(
+    dockerfile: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    """ARG EXTRAS is declared inside the builder (an ARG before FROM is out of scope
+    there), and its comma list becomes one `wheel[a,b]` requirement; none: no brackets."""
+    builder = stages(dockerfile)[0]
+    assert ("ARG", 'EXTRAS=""') in builder
+    [install] = [args for keyword, args in builder if keyword == "RUN" and "pip install" in args]
+    requirement = re.search(r'pip install ("[^"]+")', install)
+    assert requirement is not None and "${EXTRAS" in requirement[1]
+    (tmp_path / "gpt2giga-1.0-py3-none-any.whl").touch()
+    word = requirement[1].replace("/wheels/", f"{tmp_path}/")
+    for extras, expected in [
+        ("postgres,otel", "gpt2giga-1.0-py3-none-any.whl[postgres,otel]"),
+        ("postgres", "gpt2giga-1.0-py3-none-any.whl[postgres]"),
+        ("", "gpt2giga-1.0-py3-none-any.whl"),
+    ]:
+        shown = subprocess.run(
+            ["sh", "-c", f"printf %s {word}"],
+            env={"EXTRAS": extras, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert shown == f"{tmp_path}/{expected}"

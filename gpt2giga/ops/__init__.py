@@ -1,1 +1,1 @@
-"""Every system route: health, readiness, metrics and runtime logs; never a dialect's."""
+"""Every system route: readiness, metrics, runtime logs, debug translate; never a dialect's."""
