@@ -54,12 +54,12 @@ class SqliteBackend:
         self._lease_seconds = lease_seconds
         self._clock = clock
         self._db: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="gpt2giga-state")
+        self._jobs = Jobs()
         self._node = os.uname().nodename  # pids mean something on this box only
         self._pid = os.getpid()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        return await self._jobs.run(fn, *args)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -95,7 +95,7 @@ class SqliteBackend:
         if self._db is not None:
             await self._call(self._db.close)
             self._db = None
-        self._thread.shutdown(wait=False)
+        self._jobs.close()
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -223,6 +223,63 @@ class SqliteBackend:
     def _give_back(self, model: str, holder: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM leases WHERE model = ? AND holder = ?", (model, holder))
+
+
+class Jobs:
+    """The calls of concurrent requests run on the state thread together, one hop for all.
+
+    A hop to a thread and back costs more CPU than most of these SQLite calls
+    (tens of microseconds); calls that come while one hop is out go together
+    in the next.
+    """
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="gpt2giga-state")
+        self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._busy = False
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((lambda: fn(*args), waiter))
+        if not self._busy:
+            self._busy = True
+            self._hop()
+        return await waiter
+
+    def _hop(self) -> None:
+        batch, self._queue = self._queue, []
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(self._thread, _each, [job for job, _ in batch])
+        done.add_done_callback(lambda f: self._landed(batch, f))
+
+    def _landed(self, batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]], f: Any) -> None:
+        cancelled: list[tuple[bool, Any]] = [(False, asyncio.CancelledError())] * len(batch)
+        outcomes = cancelled if f.cancelled() else f.result()
+        for (_, waiter), (ok, value) in zip(batch, outcomes, strict=True):
+            if waiter.done():
+                continue
+            if ok:
+                waiter.set_result(value)
+            else:
+                waiter.set_exception(value)
+        if self._queue:
+            self._hop()
+        else:
+            self._busy = False
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False)
+
+
+def _each(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    """On the state thread: every job, each one's result or exception."""
+    outcomes: list[tuple[bool, Any]] = []
+    for job in jobs:
+        try:
+            outcomes.append((True, job()))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def _alive(pid: int) -> bool:

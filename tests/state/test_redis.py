@@ -10,33 +10,20 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from gpt2giga.state.redis import Batches, RedisBackend
+from gpt2giga.state.redis import Batches, Command, RedisBackend
 from tests.redis_server import RedisServer
 
 
-class Counting:
-    """The client Batches is given, counting how it reaches Redis."""
+class Counting(Batches):
+    """Batches that note the size of every send."""
 
     def __init__(self, client: Redis) -> None:
-        self._client = client
-        self.alone = 0
-        self.pipelines: list[int] = []
+        super().__init__(client)
+        self.sends: list[int] = []
 
-    async def execute_command(self, *args: Any) -> Any:
-        self.alone += 1
-        return await self._client.execute_command(*args)  # type: ignore[no-untyped-call]
-
-    def pipeline(self, transaction: bool) -> Any:
-        pipe = self._client.pipeline(transaction=transaction)
-        pipelines = self.pipelines
-        execute = pipe.execute
-
-        async def counted(raise_on_error: bool = True) -> Any:
-            pipelines.append(len(pipe.command_stack))
-            return await execute(raise_on_error=raise_on_error)
-
-        pipe.execute = counted  # type: ignore[method-assign]
-        return pipe
+    async def _send(self, commands: list[Command]) -> list[Any]:
+        self.sends.append(len(commands))
+        return await super()._send(commands)
 
 
 @pytest.fixture
@@ -51,13 +38,12 @@ async def test_concurrent_commands_share_a_round_trip_and_each_gets_its_own_answ
 ) -> None:
     for n in range(40):
         await client.set(f"{redis_prefix}{n}", f"value {n}")
-    counting = Counting(client)
-    batches = Batches(counting)  # type: ignore[arg-type]
+    batches = Counting(client)
     answers = await asyncio.gather(*(batches.run("GET", f"{redis_prefix}{n}") for n in range(40)))
     assert answers == [f"value {n}".encode() for n in range(40)]
-    assert counting.alone == Batches.WINDOW  # the first went alone; the others waited...
-    assert sum(counting.pipelines) == 40 - Batches.WINDOW  # ...and went together
-    assert len(counting.pipelines) <= 2
+    # The first WINDOW went alone, at once; the others waited for them and went together.
+    assert batches.sends[: Batches.WINDOW] == [1] * Batches.WINDOW
+    assert sum(batches.sends) == 40 and len(batches.sends) <= Batches.WINDOW + 2
 
 
 async def test_a_failing_command_fails_alone_in_its_batch(client: Redis, redis_prefix: str) -> None:
@@ -84,4 +70,19 @@ async def test_a_script_redis_forgot_is_loaded_again(
     assert await backend.take("M", "h2", 1) is False
     await backend.give_back("M", "h1")
     assert await backend.take("M", "h2", 1) is True
+    await backend.close()
+
+
+async def test_a_connection_redis_closed_is_replaced_once_without_failing_the_command(
+    own_redis: RedisServer, redis_prefix: str
+) -> None:
+    backend = RedisBackend(
+        own_redis.url, prefix=redis_prefix, max_connections=4, timeout=1, lease_seconds=15
+    )
+    await backend.put("responses", "resp_a", b"before", 10, 60)
+    own_redis.stop()  # every pooled connection is now dead
+    own_redis.start()
+    assert await backend.get("responses", "resp_a") is None  # a new, empty Redis answered
+    await backend.put("responses", "resp_a", b"after", 10, 60)  # its script loaded again
+    assert await backend.get("responses", "resp_a") == b"after"
     await backend.close()
