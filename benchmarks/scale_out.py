@@ -3,7 +3,8 @@
 Run: .venv/bin/python -m benchmarks.scale_out [--reps 3] [--duration 5]
 (about ten minutes; writes benchmarks/SCALE-OUT.md and .work/scale_out.json).
 
-Two parts, against the zero-delay GigaChat stand-in (`standin.py`), with wrk:
+Three parts, against the zero-delay GigaChat stand-in (`standin.py`); the
+first two with wrk, the third inside this process (`state_cost.py`):
 
 1. Workers: `GPT2GIGA_WORKERS=1` against `=2` (their state then shared in the
    SQLite file), OpenAI chat at 16 and 64 in flight. Nothing is pinned: the
@@ -14,6 +15,8 @@ Two parts, against the zero-delay GigaChat stand-in (`standin.py`), with wrk:
    under a model limit (a lease taken and given back), a stored Responses create
    (one write) and a continuation (one read, one write). p50 at 1 in flight,
    throughput at 16.
+3. The same cases through the app in this process, best of alternating rounds:
+   the figures other load on the machine disturbs least.
 
 Variants are measured in turn within each repetition; the report gives medians.
 Never collected by pytest.
@@ -22,6 +25,7 @@ Never collected by pytest.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import envs, loadgen, procs
+from benchmarks import envs, loadgen, procs, state_cost
 from benchmarks.run import CREDENTIALS
 
 WORK = envs.BENCH / ".work" / "scale_out"
@@ -162,6 +166,19 @@ def state_part(wrk: str, reps: int, duration: int) -> dict[str, Any]:
     return runs
 
 
+IN_PROCESS = """
+## The same, measured inside one process
+
+The app driven over ASGI in this process (no HTTP server, no wrk), pinned to
+core 0; stand-in and Redis on core 1; best of the rounds, variants alternating
+(`benchmarks/state_cost.py`). Other load on the machine shows least here.
+"c=1": wall time per request one at a time, Redis's round trip included;
+"c=16": CPU per request with 16 in flight, the figure throughput follows when
+a worker is busy; "vs memory": the throughput that CPU allows against memory's.
+
+"""
+
+
 def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -207,6 +224,25 @@ def report(workers: dict[str, Any], state: dict[str, Any], reps: int, duration: 
     return "\n".join(lines) + "\n"
 
 
+def in_process(reps: int) -> tuple[dict[str, Any], list[str]]:
+    """The state part again, inside this process pinned to core 0 (state_cost.py)."""
+    shutil.rmtree(WORK / "state", ignore_errors=True)
+    settings = {s: gateway_env(1, s, LIMITED) for s in STATES}
+    cases = list(CASES)
+    pinned = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        best = asyncio.run(state_cost.measure(settings, cases, CREATE, rounds=max(3, reps + 2)))
+        ping = asyncio.run(state_cost.round_trip(settings["redis"]["GPT2GIGA_REDIS_URL"]))
+    finally:
+        os.sched_setaffinity(0, pinned)
+    lines = state_cost.rows(best, cases, STATES)
+    lines.append(
+        f"\nOne Redis round trip (PING) from this process, best of 5 × 1000: {ping:.0f} µs."
+    )
+    return {**best, "redis_ping_us": {"wall_us": ping, "cpu_us": 0.0}}, lines
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=3)
@@ -238,11 +274,13 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.5)
             workers = workers_part(wrk, args.reps, args.duration)
             state = state_part(wrk, args.reps, args.duration)
+            inside, rows = in_process(args.reps)
         finally:
             redis.stop()
             standin.stop()
-    (WORK / "scale_out.json").write_text(json.dumps({"workers": workers, "state": state}))
-    text = report(workers, state, args.reps, args.duration)
+    results = {"workers": workers, "state": state, "in_process": inside}
+    (WORK / "scale_out.json").write_text(json.dumps(results))
+    text = report(workers, state, args.reps, args.duration) + IN_PROCESS + "\n".join(rows) + "\n"
     (envs.BENCH / "SCALE-OUT.md").write_text(text)
     print(text)
 
