@@ -4,7 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo run test lint typecheck pytest bench bench-quick clean redis-server
+.PHONY: demo run test lint typecheck pytest bench bench-quick clean parameters-table redis-server
+
+# Servers the tests start themselves, installed here when missing (CI starts from a clean machine).
+# PostgreSQL: the traffic-log sink and the admin API are tested against a real server.
+TEST_SERVICES += postgres-installed
+.PHONY: postgres-installed
+postgres-installed:
+	@bash scripts/install-postgres.sh
+# Redis: stored responses, model limits and the upload cache shared by workers and replicas.
+TEST_SERVICES += redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) redis-server
+pytest: $(STAMP) $(TEST_SERVICES)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -39,6 +48,11 @@ bench:
 
 bench-quick:
 	$(PYTHON) -m benchmarks.run --quick
+
+# README's table of every SDK request parameter and what the gateway does with it,
+# regenerated from the run that tests/test_parameters.py checks.
+parameters-table: $(STAMP)
+	$(BIN)/python -m tests.parameters
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

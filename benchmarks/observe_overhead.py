@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import logging
 import os
 import sys
@@ -69,6 +70,35 @@ def micro() -> list[tuple[str, float]]:
         ("Exchange.open (8 headers)", per_call_us(lambda: Exchange.open(HEADERS))),
         ("metrics.record (chat, 5 series)", per_call_us(lambda: metrics.record(ex))),
         ("access line (formatted, null sink)", per_call_us(lambda: access_line(ex), 50_000)),
+    ]
+
+
+def tracing() -> list[tuple[str, float]]:
+    """The request path's share of tracing (opening the trace) and the worker's (the spans)."""
+    from gpt2giga import config
+    from gpt2giga.gigachat.traced import describe
+    from gpt2giga.observe.spans import Sampler
+    from gpt2giga.observe.traces import Tracer
+
+    settings = config.load({"GIGACHAT_CREDENTIALS": "eDp5", "GPT2GIGA_OBSERVABILITY_ENABLED": "1"})
+    tracer = Tracer(settings, describe)
+    ex = Sampler(1.0).open(HEADERS)
+    assert ex.trace is not None
+    ex.dialect, ex.route, ex.method, ex.contract = "openai", "/chat/completions", "POST", "v1"
+    ex.status, ex.model, ex.finished = 200, "GigaChat-2-Max", ex.started + 0.9
+    call = ex.trace.call("POST", "giga:443", "/api/v1/chat/completions", "chat")
+    call.status, call.ended, call.body = 200, ex.started + 0.8, BODY
+    answer = (
+        b'{"choices":[{"message":{"role":"assistant","content":"Hi!"},"index":0,'
+        b'"finish_reason":"stop"}],"created":1,"model":"GigaChat-2-Max:2.0",'
+        b'"object":"chat.completion","usage":{"prompt_tokens":5,"completion_tokens":2,'
+        b'"total_tokens":7}}'
+    )
+    call.reads = [(ex.started + 0.8, answer)]
+    return [
+        ("trace opened, kept (Sampler.open)", per_call_us(lambda: Sampler(1.0).open(HEADERS))),
+        ("trace opened, not kept", per_call_us(lambda: Sampler(0.0).open(HEADERS))),
+        ("spans built, in the worker (2 spans)", per_call_us(lambda: tracer.spans(ex), 20_000)),
     ]
 
 
@@ -143,6 +173,8 @@ def main() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gpt2giga-bench-")
     logging.getLogger().setLevel(logging.WARNING)
     rows = micro() + asyncio.run(limiter())
+    if importlib.util.find_spec("opentelemetry.sdk") is not None:  # the otel extra
+        rows += tracing()
     apps = {
         "everything off": build({}),
         "metrics on": build({"GPT2GIGA_METRICS_ENABLED": "true"}),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import envs, loadgen, procs, report
+from benchmarks import database, envs, loadgen, procs, report
 from benchmarks.scenarios import Scenario, by_name
 
 GATEWAY_CPU = "0"
@@ -64,6 +64,7 @@ class Gateway:
     pythonpath: str | None = None
     proc: procs.Proc | None = None
     broken: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # settings of an experiment
 
 
 def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
@@ -89,9 +90,11 @@ def gateway_env(gw: Gateway, upstream_port: int) -> dict[str, str]:
     }
     if gw.pythonpath:
         env["PYTHONPATH"] = gw.pythonpath
+    env.update(gw.env)
     return env
 
 
+OTEL = ["opentelemetry-sdk>=1.30,<2", "opentelemetry-exporter-otlp-proto-http>=1.30,<2"]
 # Variants of our gateway for before/after measurements: name -> (extra packages, how).
 EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     # Before the embedded server: Granian's multiprocess server with one worker process.
@@ -100,6 +103,21 @@ EXPERIMENTS: dict[str, tuple[list[str], str]] = {
     "httpx-pool": ([], "pool-patch"),
     # aiohttp under httpx (benchmarks/pools.py).
     "aiohttp": (["httpx-aiohttp"], "pool-patch"),
+    # The traffic log's PostgreSQL sink on (vs. "ours": sinks off); the database is a
+    # throwaway server on the load core, as a database on another machine would be.
+    "traffic-pg": (["asyncpg>=0.29"], "traffic-postgres"),
+    # Traces on (the otel extra), exported over OTLP/HTTP to the stand-in, all or 1 in 10 kept.
+    "otel-1.0": (OTEL, "env"),
+    "otel-0.1": (OTEL, "env"),
+}
+EXPERIMENT_ENV: dict[str, dict[str, str]] = {
+    f"otel-{rate}": {
+        "GPT2GIGA_OBSERVABILITY_ENABLED": "true",
+        "GPT2GIGA_OBSERVABILITY_BACKEND": "otlp",
+        "GPT2GIGA_OBSERVABILITY_SAMPLE_RATE": rate,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{STANDIN_PORT}",
+    }
+    for rate in ("1.0", "0.1")
 }
 
 
@@ -119,7 +137,14 @@ def experiment(name: str, port: int) -> Gateway:
         (site / "_bench_pools.pth").write_text(
             f"import _bench_pools; _bench_pools.install({name!r})\n"
         )
-    return Gateway(f"ours-{name}", f"ours + {name}", venv, port, command, "gpt2giga.app")
+    env = EXPERIMENT_ENV.get(name, {})
+    if how == "traffic-postgres":
+        env = {
+            "GPT2GIGA_TRAFFIC_LOG_ENABLED": "true",
+            "GPT2GIGA_TRAFFIC_LOG_SINK": "postgres",
+            "GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN": database.dsn(),
+        }
+    return Gateway(f"ours-{name}", f"ours + {name}", venv, port, command, "gpt2giga.app", env=env)
 
 
 def build_gateways(wanted: list[str] | None, experiments: list[str]) -> list[Gateway]:
@@ -490,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
         mem_slow = phase(wrk, gateways, scenarios, slow, mode, SLOW_PORT, rows)
     finally:
         standin.stop()
+        database.stop()
     results = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "mode": mode.name,

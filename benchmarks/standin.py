@@ -243,6 +243,9 @@ def build_routes() -> tuple[dict[tuple[bytes, bytes], Answer], dict[bytes, dict]
         ),
         (b"POST", b"/api/v1/token"): Answer(full(200, _json({"tok": TOKEN, "exp": expires_ms}))),
         (b"GET", b"/api/v1/models"): Answer(full(200, _json(model_list))),
+        # An OTLP/HTTP collector for the tracing experiments: an empty
+        # ExportTraceServiceResponse is zero bytes of protobuf.
+        (b"POST", b"/v1/traces"): Answer(full(200, b"", "application/x-protobuf")),
     }
     chat: dict[bytes, dict[tuple[bool, bool], Answer]] = {}
     for path, answers in (

@@ -21,17 +21,19 @@ from gpt2giga import cors, errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
+    BodyTooLarge,
     Receive,
     Request,
     Response,
     Scope,
     Send,
     StreamResponse,
+    discard,
     read_body,
     send_full,
     send_stream,
 )
-from gpt2giga.config import Settings, auth_required
+from gpt2giga.config import ConfigError, Settings, auth_required, tracing_on
 from gpt2giga.context import Context
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
@@ -50,6 +52,8 @@ from gpt2giga.state.store import open_store
 
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
+    from gpt2giga.observe.postgres import Database
+    from gpt2giga.observe.traces import Tracer
 
 log = logging.getLogger("gpt2giga")
 
@@ -150,13 +154,21 @@ class App:
         self._api_key = p.api_key.value.encode() if auth_required(settings) and p.api_key else None
         self.drain = Drain(p.shutdown_timeout_seconds)
         self.metrics = _metrics(settings) if p.metrics_enabled else None
-        self.observers = Observers(settings, self.metrics)
+        self.database = _database(settings)
+        self.observers = Observers(settings, self.metrics, self.database)
+        # Tracing is decided here, once: off, the request path is what it was without it.
+        self.tracer = _tracer(settings, self.metrics) if tracing_on(p) else None
+        self._open = Exchange.open if self.tracer is None else self.tracer.open
+        if self.tracer is not None:
+            self.observers.each.append(self.tracer.record)
+        self._tap = self.observers.capture or bool(self.tracer and self.tracer.wants_output)
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
         # What outlives a request: in memory, or shared by workers and replicas.
         self.state = open_store(settings, self.metrics)
-        private, public = Ops(self.drain, self.metrics, self.ring, self.state).routes(settings)
+        ops = Ops(self.drain, self.metrics, self.ring, self.database, self, state=self.state)
+        private, public = ops.routes(settings)
         routes: list[RouteSpec] = [*ROUTES, *private]
         self.router = Router(routes, [*PUBLIC, *public])
         self.limits = self.state.limits(
@@ -169,9 +181,12 @@ class App:
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
         self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        self._forward = exchange.forwarded(p.forward_headers)
 
     def _context(self, upstream: GigaChatClient) -> Context:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
+        if self.tracer is not None:
+            upstream.trace()
         return Context(self.settings, upstream, state=self.state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -206,7 +221,9 @@ class App:
         if self.ring is not None:
             self.drain.on_cut(self.ring.end_readers)
         if self.observers.traffic is not None:
-            self.observers.traffic.start()
+            await self.observers.traffic.start()
+        if self.tracer is not None:
+            self.tracer.start()
         if self.ring is not None:
             logging.getLogger().addHandler(self.ring)
         if self._hook_signals:
@@ -214,7 +231,11 @@ class App:
 
     async def shutdown(self) -> None:
         if self.observers.traffic is not None:
-            await asyncio.to_thread(self.observers.traffic.stop)
+            await self.observers.traffic.stop()
+        if self.database is not None:
+            await self.database.close()
+        if self.tracer is not None:
+            await asyncio.to_thread(self.tracer.stop)
         if self.ring is not None:
             logging.getLogger().removeHandler(self.ring)
         if self.metrics is not None:
@@ -226,7 +247,8 @@ class App:
         await self.state.close()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ex = Exchange.open(scope["headers"])
+        ex = self._open(scope["headers"], self._forward)
+        ex.scope = scope
         token = exchange.CURRENT.set(ex)
         try:
             response = await self._response(scope, receive, ex)
@@ -236,6 +258,10 @@ class App:
                 ex.finished = perf_counter()
                 for observe in self.observers.each:
                     observe(ex)
+                if self.observers.wait is not None:
+                    await self.observers.wait(ex)
+            if isinstance(response, Response) and response.linger:
+                await discard(receive)
         finally:
             exchange.CURRENT.reset(token)
             ex.close()
@@ -267,8 +293,10 @@ class App:
             self.drain.leave(task)
 
     def _failed(self, dialect: Dialect, err: errors.GatewayError, ex: Exchange) -> Response:
-        ex.error = err.kind
-        return self.error_response(dialect, err)
+        ex.error, ex.error_message = err.kind, err.message
+        response = self.error_response(dialect, err)
+        response.linger = isinstance(err, BodyTooLarge)
+        return response
 
     async def _send(
         self, receive: Receive, send: Send, response: Response | StreamResponse, ex: Exchange
@@ -276,7 +304,7 @@ class App:
         response.headers.append((b"x-request-id", ex.request_id.encode()))
         ex.status, ex.response_headers = response.status, response.headers
         if isinstance(response, StreamResponse):
-            if self.observers.capture:
+            if self._tap:
                 response.chunks = tap(response.chunks, ex)
             ex.disconnected = not await send_stream(receive, send, response)
             return
@@ -341,6 +369,37 @@ def _metrics(settings: Settings) -> Metrics:
     from gpt2giga.observe.metrics import Metrics
 
     return Metrics(settings)
+
+
+def _database(settings: Settings) -> Database | None:
+    """The traffic log's PostgreSQL (the sink and the admin API's store), when one is named.
+
+    The admin API reads it even with the traffic log off: old records stay readable.
+    """
+    p = settings.proxy
+    if "postgres" not in (p.traffic_log_sinks or [p.traffic_log_sink]):
+        return None
+    if not p.traffic_log_postgres_dsn:
+        return None
+    try:  # asyncpg is an optional extra: imported only when it is configured
+        from gpt2giga.observe.postgres import Database
+    except ImportError:
+        raise ConfigError(
+            "GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: needs asyncpg; pip install 'gpt2giga[postgres]'"
+        ) from None
+    return Database(p.traffic_log_postgres_dsn.value)
+
+
+def _tracer(settings: Settings, metrics: Metrics | None) -> Tracer:
+    # The OpenTelemetry SDK adds ~10 MiB and ~40 ms to start-up (benchmarks): only when on.
+    from gpt2giga.gigachat.traced import describe
+    from gpt2giga.observe.traces import Tracer
+
+    return Tracer(settings, describe, metrics.spans_lost if metrics is not None else _no_drop)
+
+
+def _no_drop(reason: str, spans: int) -> None:
+    return None
 
 
 def from_environment() -> App:

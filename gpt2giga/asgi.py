@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
@@ -79,16 +80,44 @@ def parse(decode: Callable[[bytes], T], body: bytes) -> T:
     """
     if not body:
         raise errors.BadRequest("Request body is empty; expected a JSON object")
+    if not body.isascii():
+        check_utf8(body)
     try:
         decoded = decode(body)
     except msgspec.ValidationError as exc:
         raise errors.BadRequest(f"Invalid request: {exc}", param=_param(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise errors.BadRequest(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise errors.BadRequest(too_deep()) from None
     model = getattr(decoded, "model", None)
     if isinstance(model, str):
         exchange.current().requested = model
     return decoded
+
+
+def check_utf8(body: bytes) -> None:
+    """JSON must be UTF-8 (RFC 8259, 8.1); msgspec checks only the strings it keeps.
+
+    Unknown fields and raw-kept values (tool schemas, Responses items) are
+    skipped unread, so the whole body is checked here. An ASCII body is valid
+    by construction: `isascii` first costs nothing.
+    """
+    try:
+        body.decode()
+    except UnicodeDecodeError as exc:
+        raise errors.BadRequest(
+            f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
+
+
+def too_deep() -> str:
+    # msgspec nests on the C stack and stops at Python's recursion limit (about
+    # 1,000 levels less the frames already in use) with a RecursionError.
+    return (
+        "Request body is JSON nested too deeply: objects and arrays may nest fewer "
+        f"than {sys.getrecursionlimit()} levels"
+    )
 
 
 def _param(message: str) -> str | None:
@@ -114,7 +143,9 @@ def header_map(raw: Headers) -> dict[str, str]:
 
 
 class Response:
-    __slots__ = ("body", "headers", "status")
+    """A whole answer; `linger`: the request body's rest is still to be read and dropped."""
+
+    __slots__ = ("body", "headers", "linger", "status")
 
     def __init__(
         self,
@@ -126,6 +157,7 @@ class Response:
         self.body = body
         self.status = status
         self.headers: Headers = [(b"content-type", content_type), *(headers or ())]
+        self.linger = False
 
 
 class StreamResponse:
@@ -148,6 +180,18 @@ class StreamResponse:
         ]
 
 
+# nginx's lingering close, in small: after a 413 the rest of the body is read
+# and dropped, so that a client that writes its whole body before it reads
+# (most do) reads the 413 rather than a reset. Past these bounds the
+# connection is simply closed; a body declared larger is not waited for at all.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 10.0
+
+
+class BodyTooLarge(errors.PayloadTooLarge):
+    """Over the limit with the rest of the body still on its way: `discard` it after the 413."""
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body, or PayloadTooLarge as soon as it passes `limit` bytes."""
     for name, value in scope["headers"]:
@@ -157,30 +201,51 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             except ValueError:
                 raise errors.BadRequest("Content-Length is not a number") from None
             if declared > limit:
-                raise errors.PayloadTooLarge(_too_large(limit))
-    first = await receive()
-    body: bytes = first.get("body", b"")
-    if not first.get("more_body"):
-        if len(body) > limit:
-            raise errors.PayloadTooLarge(_too_large(limit))
-        return body
-    parts = [body]
-    size = len(body)
+                raise _over(limit, declared, scope["headers"])
+    parts: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise asyncio.CancelledError
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
-            raise errors.PayloadTooLarge(_too_large(limit))
+            raise (BodyTooLarge if more else errors.PayloadTooLarge)(_too_large(limit))
+        if not more:
+            return b"".join((*parts, chunk)) if parts else chunk
         parts.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(parts)
+
+
+def _over(limit: int, declared: int, headers: Headers) -> errors.PayloadTooLarge:
+    """A declared length over the limit: linger for the body unless it will not come or is huge."""
+    # A client that asked `Expect: 100-continue` sends nothing until told to:
+    # the 413 is its answer, and reading would only wait out the bound.
+    expects = any(k == b"expect" and v.lower() == b"100-continue" for k, v in headers)
+    cls = errors.PayloadTooLarge if expects or declared > LINGER_BYTES else BodyTooLarge
+    return cls(_too_large(limit))
 
 
 def _too_large(limit: int) -> str:
     return f"Request body is larger than the gateway's limit of {limit} bytes"
+
+
+async def discard(
+    receive: Receive, most: int = LINGER_BYTES, seconds: float = LINGER_SECONDS
+) -> int:
+    """Read and drop what is left of a request body, within bounds; the bytes dropped."""
+    dropped = 0
+    try:
+        async with asyncio.timeout(seconds):
+            while dropped < most:
+                message = await receive()
+                dropped += len(message.get("body", b""))
+                if message["type"] == "http.disconnect" or not message.get("more_body"):
+                    break
+    except TimeoutError:
+        pass
+    return dropped
 
 
 async def send_full(send: Send, response: Response) -> None:

@@ -12,6 +12,7 @@ import fnmatch
 import importlib.util
 import ipaddress
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -52,8 +53,7 @@ SDK_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
 SDK_SCOPE = "GIGACHAT_API_PERS"
 
 Contract = Literal["v1", "v2"]
-Sink = Literal["noop", "jsonl", "postgres", "opensearch"]
-SINKS: tuple[str, ...] = typing.get_args(Sink)
+SinkName = Literal["noop", "jsonl", "postgres", "opensearch"]
 
 
 class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,32 +110,65 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     log_filename: str | None = None
     log_max_size: int = 10 * 1024 * 1024
     log_redact_sensitive: bool = True
+    # --- traffic log: sinks, PostgreSQL, OpenSearch, admin API (the FastAPI gpt2giga names) ---
     traffic_log_enabled: bool = False
-    traffic_log_sink: Literal["jsonl", "noop", "postgres", "opensearch"] = "jsonl"
+    traffic_log_sink: SinkName = "jsonl"
+    # Non-empty: the sinks, in order, instead of `traffic_log_sink` (a mirror setup).
+    traffic_log_sinks: list[SinkName] = []
     traffic_log_jsonl_path: str = "traffic_logs.jsonl"
+    traffic_log_postgres_dsn: Secret | None = None
     traffic_log_capture_content: bool = False
     traffic_log_queue_size: int = 10_000
     traffic_log_batch_size: int = 500
     traffic_log_flush_interval_ms: int = 2_000
+    traffic_log_drop_on_backpressure: bool = True
     traffic_log_redact_sensitive: bool = True
     traffic_log_redact_extra_keys: list[str] = []
-    # --- debug translate, runtime logs, and the settings deploy/ overlays name ---
-    # (The sink and admin settings here are the FastAPI gpt2giga's names, as the
-    # traffic-log sinks define them; the sinks themselves are refused until built.)
-    traffic_log_sinks: list[Sink] = []
-    traffic_log_postgres_dsn: Secret | None = None
+    traffic_log_retention_days: int = 30
+    traffic_log_purge_interval_seconds: int = 3_600
+    # The HMAC key of the api_key_hash / client_ip_hash fingerprints; unset: a fixed
+    # key, so that fingerprints match across workers and restarts.
+    traffic_log_hash_key: Secret | None = None
     opensearch_url: str = "http://localhost:9200"
+    opensearch_username: str | None = None
+    opensearch_password: Secret | None = None
     opensearch_index: str = "gpt2giga-traffic"
     opensearch_data_stream: bool = True
     opensearch_bulk_size: int = 500
     opensearch_flush_interval_ms: int = 2_000
+    admin_api_enabled: bool = False
     # The secret of the admin and debug routes; never the proxy key.
     admin_api_key: Secret | None = None
+    replay_enabled: bool = False
+    # --- traces (OpenTelemetry): names and defaults as in the FastAPI gpt2giga ---
+    observability_enabled: bool = False
+    observability_backend: Literal["phoenix", "otlp", "noop"] = "phoenix"
+    # For traces the gateway starts; a client's traceparent decides for its own trace.
+    observability_sample_rate: float = 1.0
+    observability_queue_size: int = 10_000
+    observability_drop_on_backpressure: bool = True
+    observability_capture_content: bool = False
+    observability_capture_messages: bool = False
+    observability_capture_tool_args: bool = False
+    observability_capture_responses: bool = False
+    observability_max_content_length: int = 8000
+    observability_redaction_enabled: bool = True
+    # Each falls back to the unprefixed PHOENIX_* variable (FALLBACKS).
+    phoenix_collector_endpoint: str | None = None
+    phoenix_project_name: str = "gpt2giga"
+    phoenix_api_key: Secret | None = None
     debug_translate_enabled: bool = False
     # Who may read /logs*: addresses or networks (empty: anyone the API key lets in);
     # X-Forwarded-For counts only when the peer is one of the trusted proxies.
     logs_ip_allowlist: list[str] = []
     logs_trusted_proxies: list[str] = []
+    # --- client parameters ---
+    # Provider built-in tools (web search, web fetch, code execution) are accepted
+    # and named ignored instead of becoming GigaChat v2's built-ins.
+    disable_builtin_tool_mapping: bool = False
+    # Client headers passed on to GigaChat besides the tracing set; credentials,
+    # cookies and SDK headers are refused at start-up.
+    forward_headers: list[str] = []
     # --- shared state: several workers and replicas (README, deploy/README.md) ---
     # Redis that every worker and replica shares: redis://, rediss:// (TLS) or unix://.
     # A secret: the URL may carry a password.
@@ -176,9 +209,29 @@ class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
     profanity_check: bool | None = None
 
 
+OtlpProtocol = Literal["http/protobuf", "grpc", "http/json"]
+
+
+class OtelSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The standard OpenTelemetry variables (OTEL_*) the trace exporter honours."""
+
+    service_name: str | None = None  # else service.name from the resource, else gpt2giga
+    resource_attributes: str = ""
+    exporter_otlp_endpoint: str | None = None
+    exporter_otlp_traces_endpoint: str | None = None
+    exporter_otlp_protocol: OtlpProtocol = "http/protobuf"
+    exporter_otlp_traces_protocol: OtlpProtocol | None = None
+    # `key=value,key2=value2` (values URL-encoded): collector API keys live here.
+    exporter_otlp_headers: Secret | None = None
+    exporter_otlp_traces_headers: Secret | None = None
+    exporter_otlp_timeout: int = 10_000  # milliseconds
+    exporter_otlp_traces_timeout: int | None = None
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     proxy: ProxySettings = ProxySettings()
     gigachat: GigaChatSettings = GigaChatSettings()
+    otel: OtelSettings = OtelSettings()
 
     def resolve_model(self, requested: str | None) -> str:
         """The GigaChat model for a client's model name (aliases, then pass-through)."""
@@ -196,7 +249,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 PREFIXES: tuple[tuple[str, str, type[msgspec.Struct]], ...] = (
     ("proxy", "GPT2GIGA_", ProxySettings),
     ("gigachat", "GIGACHAT_", GigaChatSettings),
+    ("otel", "OTEL_", OtelSettings),
 )
+# The FastAPI gpt2giga read Phoenix's own variable names when its prefixed ones were unset.
+FALLBACKS = {
+    "GPT2GIGA_PHOENIX_COLLECTOR_ENDPOINT": "PHOENIX_COLLECTOR_ENDPOINT",
+    "GPT2GIGA_PHOENIX_PROJECT_NAME": "PHOENIX_PROJECT_NAME",
+    "GPT2GIGA_PHOENIX_API_KEY": "PHOENIX_API_KEY",
+}
 
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -244,6 +304,9 @@ def load(
     env = dict(os.environ if environ is None else environ)
     if env_file is not None and Path(env_file).is_file():
         env = {**read_env_file(env_file), **env}
+    for name, fallback in FALLBACKS.items():
+        if name not in env and fallback in env:
+            env[name] = env[fallback]
     sections = {section: _load_section(cls, prefix, env) for section, prefix, cls in PREFIXES}
     settings = Settings(**sections)
     validate(settings)
@@ -298,8 +361,14 @@ def parse_value(name: str, raw: str, tp: Any) -> Any:
 def _parse_json(name: str, text: str, tp: Any) -> Any:
     if not text:
         return typing.get_origin(tp)()
+    (item_type, *_) = typing.get_args(tp)
     if typing.get_origin(tp) is list and not text.startswith("["):
-        return [item.strip() for item in text.split(",") if item.strip()]
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        return [parse_value(name, item, item_type) for item in items]
+    if typing.get_origin(tp) is list and typing.get_origin(item_type) is Literal:
+        # Names in a JSON list are matched like a single one: trimmed, any case.
+        words = _parse_json(name, text, list[str])
+        return [parse_value(name, word, item_type) for word in words]
     try:
         return msgspec.json.decode(text, type=tp)
     except msgspec.DecodeError as exc:
@@ -323,6 +392,7 @@ def validate(settings: Settings) -> None:
     if proxy.stream_keepalive_seconds < 0:
         raise ConfigError("GPT2GIGA_STREAM_KEEPALIVE_SECONDS: expected 0 (off) or more seconds")
     _validate_attachments(proxy)
+    validate_forward_headers(proxy.forward_headers)
     if giga.timeout <= 0:
         raise ConfigError("GIGACHAT_TIMEOUT: expected a positive number of seconds")
     if giga.max_connections < 1:
@@ -342,6 +412,7 @@ def validate(settings: Settings) -> None:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"GIGACHAT_{url_name.upper()}: expected an http(s) URL")
     validate_operations(proxy)
+    validate_traces(settings)
 
 
 def _at_least(name: str, value: float | None, low: float) -> None:
@@ -358,6 +429,10 @@ def validate_operations(proxy: ProxySettings) -> None:
         "traffic_log_queue_size",
         "traffic_log_batch_size",
         "traffic_log_flush_interval_ms",
+        "traffic_log_retention_days",
+        "traffic_log_purge_interval_seconds",
+        "opensearch_bulk_size",
+        "opensearch_flush_interval_ms",
     ):
         _at_least(name, getattr(proxy, name), 1)
     _at_least("log_max_size", proxy.log_max_size, 1024)
@@ -373,12 +448,7 @@ def validate_operations(proxy: ProxySettings) -> None:
         raise ConfigError(
             f"GPT2GIGA_METRICS_PATH: expected a path such as /metrics, got {proxy.metrics_path!r}"
         )
-    name = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
-    for sink in proxy.traffic_log_sinks or [proxy.traffic_log_sink]:
-        if sink not in SINKS:  # a comma-separated list is split, not matched, by parse_value
-            raise ConfigError(f"{name}: expected one of {', '.join(SINKS)}, got {sink!r}")
-        if proxy.traffic_log_enabled and sink in ("postgres", "opensearch"):
-            raise ConfigError(f"{name}: {sink} is not built in; use jsonl")
+    validate_traffic_log(proxy)
     for name in ("logs_ip_allowlist", "logs_trusted_proxies"):
         for network in getattr(proxy, name):
             _network(f"GPT2GIGA_{name.upper()}", network)
@@ -407,6 +477,91 @@ def validate_state(proxy: ProxySettings) -> None:
         )
 
 
+def sink_names(proxy: ProxySettings) -> list[SinkName]:
+    """The traffic-log sinks asked for, in order, once each; `noop` is none."""
+    names = proxy.traffic_log_sinks or [proxy.traffic_log_sink]
+    return [n for i, n in enumerate(names) if n != "noop" and n not in names[:i]]
+
+
+def validate_traffic_log(proxy: ProxySettings) -> None:
+    names = sink_names(proxy)
+    which = "GPT2GIGA_TRAFFIC_LOG_SINKS" if proxy.traffic_log_sinks else "GPT2GIGA_TRAFFIC_LOG_SINK"
+    # The FastAPI gpt2giga quietly wrote nothing here; a sink that cannot work is a
+    # start-up error, as every other bad setting is.
+    if proxy.traffic_log_enabled and "postgres" in names and not proxy.traffic_log_postgres_dsn:
+        raise ConfigError(f"GPT2GIGA_TRAFFIC_LOG_POSTGRES_DSN: {which} names postgres; set the DSN")
+    if proxy.traffic_log_enabled and "opensearch" in names:
+        url = proxy.opensearch_url
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"GPT2GIGA_OPENSEARCH_URL: expected an http(s) URL, got {url!r}")
+    if proxy.opensearch_index != proxy.opensearch_index.lower() or not proxy.opensearch_index:
+        raise ConfigError("GPT2GIGA_OPENSEARCH_INDEX: expected a lower-case index name")
+
+
+OTEL_EXTRA = "pip install 'gpt2giga[otel]'"
+GRPC_EXTRA = "pip install 'gpt2giga[otel-grpc]'"
+
+
+def tracing_on(proxy: ProxySettings) -> bool:
+    return proxy.observability_enabled and proxy.observability_backend != "noop"
+
+
+def otlp_protocol(otel: OtelSettings) -> OtlpProtocol:
+    return otel.exporter_otlp_traces_protocol or otel.exporter_otlp_protocol
+
+
+def validate_traces(settings: Settings) -> None:
+    """Trace settings; with tracing on, the OpenTelemetry packages it needs must be installed."""
+    proxy, otel = settings.proxy, settings.otel
+    if not 0 <= proxy.observability_sample_rate <= 1:
+        raise ConfigError("GPT2GIGA_OBSERVABILITY_SAMPLE_RATE: expected a number from 0 to 1")
+    for name in ("observability_queue_size", "observability_max_content_length"):
+        _at_least(name, getattr(proxy, name), 1)
+    if (otel.exporter_otlp_traces_timeout or otel.exporter_otlp_timeout) < 1:
+        raise ConfigError("OTEL_EXPORTER_OTLP_TIMEOUT: expected a positive number of milliseconds")
+    for url_name, url in (
+        ("GPT2GIGA_PHOENIX_COLLECTOR_ENDPOINT", proxy.phoenix_collector_endpoint),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otel.exporter_otlp_endpoint),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otel.exporter_otlp_traces_endpoint),
+    ):
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{url_name}: expected an http(s) URL, got {url!r}")
+    for header_name, secret in (
+        ("OTEL_EXPORTER_OTLP_HEADERS", otel.exporter_otlp_headers),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", otel.exporter_otlp_traces_headers),
+    ):
+        if secret and any("=" not in pair for pair in secret.value.split(",") if pair.strip()):
+            # The value itself is not repeated: it holds collector keys.
+            raise ConfigError(f"{header_name}: expected key=value pairs separated by commas")
+    if tracing_on(proxy):
+        _validate_exporter(otel)
+
+
+def _validate_exporter(otel: OtelSettings) -> None:
+    """The OpenTelemetry packages the chosen protocol needs are installed (not imported)."""
+    import importlib.util  # only here: nothing else in the settings needs it
+
+    protocol = otlp_protocol(otel)
+    name = (
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+        if otel.exporter_otlp_traces_protocol
+        else "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    if protocol == "http/json":
+        raise ConfigError(f"{name}: http/json is not supported; use http/protobuf or grpc")
+    grpc = protocol == "grpc"
+    exporter = f"opentelemetry.exporter.otlp.proto.{'grpc' if grpc else 'http'}"
+    for module in ("opentelemetry.sdk", exporter):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # a parent package is missing
+            found = False
+        if not found:
+            why = f"{name}=grpc needs" if grpc else "tracing needs"
+            extra = GRPC_EXTRA if grpc else OTEL_EXTRA
+            raise ConfigError(f"GPT2GIGA_OBSERVABILITY_ENABLED: {why} {module}: {extra}")
+
+
 def validate_https(proxy: ProxySettings) -> None:
     for name in ("https_cert_file", "https_key_file"):
         path = getattr(proxy, name)
@@ -420,6 +575,40 @@ def validate_https(proxy: ProxySettings) -> None:
             "GPT2GIGA_HTTPS_KEY_FILE: expected an unencrypted PKCS#8 key (BEGIN PRIVATE KEY); "
             "convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem"
         )
+
+
+# Headers never passed on to GigaChat, whatever GPT2GIGA_FORWARD_HEADERS says:
+# a client's credentials and cookies, its SDK's own headers, and the ones the
+# gateway writes itself for the upstream call.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie",
+     "set-cookie"}
+)  # fmt: skip
+SDK_HEADER_PREFIXES = ("x-stainless-", "anthropic-", "openai-", "x-goog-")
+# Any name with one of these words is taken for a credential (x-tenant-token, x-auth-user).
+CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "password", "passwd", "cookie", "credential")
+GATEWAY_HEADERS = frozenset(
+    {"host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+     "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "accept",
+     "accept-encoding", "cache-control", "user-agent", "x-request-id", "rquid"}
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def validate_forward_headers(names: list[str]) -> None:
+    for name in names:
+        low = name.lower()
+        why = None
+        if not _HEADER_NAME.fullmatch(name):
+            why = "is not a header name"
+        elif low in CREDENTIAL_HEADERS or any(word in low for word in CREDENTIAL_WORDS):
+            why = "carries credentials and is never forwarded"
+        elif low.startswith(SDK_HEADER_PREFIXES) or low.startswith("proxy-"):
+            why = "is a client SDK's or a proxy's own header and is never forwarded"
+        elif low in GATEWAY_HEADERS:
+            why = "is written by the gateway for the GigaChat call and cannot be forwarded"
+        if why is not None:
+            raise ConfigError(f"GPT2GIGA_FORWARD_HEADERS: {name!r} {why}")
 
 
 def _validate_attachments(proxy: ProxySettings) -> None:

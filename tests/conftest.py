@@ -19,6 +19,7 @@ from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
+from tests.postgres_server import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
 # A real Redis on a loopback port, for the shared-state tests.
 pytest_plugins = ["tests.redis_server"]

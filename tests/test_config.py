@@ -193,6 +193,44 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
     assert "\n" not in str(caught.value)
 
 
+def test_client_parameter_settings_parse() -> None:
+    proxy = load(
+        GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING="true",
+        GPT2GIGA_FORWARD_HEADERS="X-Tenant-ID, x-department",
+    ).proxy
+    assert proxy.disable_builtin_tool_mapping is True
+    assert proxy.forward_headers == ["X-Tenant-ID", "x-department"]
+    assert load(GPT2GIGA_FORWARD_HEADERS='["X-A"]').proxy.forward_headers == ["X-A"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("Authorization", "carries credentials and is never forwarded"),
+        ("x-api-key", "carries credentials and is never forwarded"),
+        ("api-key", "carries credentials and is never forwarded"),
+        ("Cookie", "carries credentials and is never forwarded"),
+        ("x-goog-api-key", "carries credentials and is never forwarded"),
+        ("X-Tenant-Token", "carries credentials and is never forwarded"),
+        ("x-stainless-os", "is a client SDK's or a proxy's own header and is never forwarded"),
+        ("anthropic-version", "is a client SDK's or a proxy's own header and is never forwarded"),
+        ("OpenAI-Organization", "is a client SDK's or a proxy's own header and is never forwarded"),
+        ("x-goog-api-client", "is a client SDK's or a proxy's own header and is never forwarded"),
+        ("proxy-connection", "is a client SDK's or a proxy's own header and is never forwarded"),
+        (
+            "Content-Length",
+            "is written by the gateway for the GigaChat call and cannot be forwarded",
+        ),
+        ("x-request-id", "is written by the gateway for the GigaChat call and cannot be forwarded"),
+        ("bad name", "is not a header name"),
+    ],
+)
+def test_forward_headers_refuses_credentials_cookies_and_sdk_headers(name: str, why: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(GPT2GIGA_FORWARD_HEADERS=f"X-Tenant-ID,{name}")
+    assert str(caught.value) == f"GPT2GIGA_FORWARD_HEADERS: {name!r} {why}"
+
+
 @pytest.mark.parametrize(
     "value", ["{not json", '["a"]', '{"gpt-4o": 1}'], ids=["malformed", "list", "wrong-value"]
 )

@@ -315,7 +315,11 @@ def test_opensearch_mirrors_postgres_and_waits_for_both() -> None:
     assert search["environment"]["DISABLE_SECURITY_PLUGIN"] == "true"
     assert "_cluster/health" in search["healthcheck"]["test"][1]
     # OpenSearch is written over the gateway's own HTTP client: no extra for it.
-    assert extras(services) == ["postgres", "redis"]
+    assert extras(services) == [
+        "postgres",
+        "otel",
+        "redis",
+    ]  # the default list; nothing for OpenSearch
 
 
 def test_opensearch_settings_pass_through_from_the_env_file() -> None:
@@ -487,3 +491,30 @@ def test_traefik_healthcheck_uses_the_ping_it_enables(
     svc = project("base.yaml", "traefik.yaml")["services"]["traefik"]
     assert "ping" in static
     assert svc["healthcheck"]["test"] == ["CMD", "traefik", "healthcheck", "--ping"]
+
+
+# --- phoenix.yaml --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["DEV", "PROD"])
+def test_phoenix_gets_the_gateways_traces_over_otlp_http(mode: str) -> None:
+    from gpt2giga.observe import otlp
+
+    services = started(["base.yaml", "phoenix.yaml"], {mode, "phoenix"})
+    gw, phoenix = gateway(services), services["phoenix"]
+    env = gw["environment"]
+    assert env["GPT2GIGA_OBSERVABILITY_ENABLED"] == "true"
+    assert env["GPT2GIGA_OBSERVABILITY_SAMPLE_RATE"] == "1.0"
+    assert gw["depends_on"] == {"phoenix": {"condition": "service_started"}}
+    # Where the gateway sends is the port Phoenix serves OTLP/HTTP on, in the container.
+    settings = config.load({**{k: str(v) for k, v in env.items()}, "GIGACHAT_CREDENTIALS": "x"})
+    where = otlp.target(settings)
+    assert where.url == "http://phoenix:6006/v1/traces" and not where.grpc
+    assert "127.0.0.1:6006:6006" in phoenix["ports"]
+    assert "otel" in extras(services)  # the SDK the tracer imports is in the image
+
+
+def test_phoenix_sample_rate_comes_from_the_env_file() -> None:
+    env = {**ENV, "GPT2GIGA_OBSERVABILITY_SAMPLE_RATE": "0.1"}
+    services = started(["base.yaml", "phoenix.yaml"], {"DEV", "phoenix"}, env)
+    assert gateway(services)["environment"]["GPT2GIGA_OBSERVABILITY_SAMPLE_RATE"] == "0.1"

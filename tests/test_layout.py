@@ -61,8 +61,11 @@ def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
         "gpt2giga/gigachat/http/transport.py",
         "gpt2giga/gigachat/http/connection.py",
         "gpt2giga/gigachat/reader.py",
+        "gpt2giga/gigachat/traced.py",
     }
-    assert users <= client | {"gpt2giga/app.py"}
+    # The OpenSearch mirror of the traffic log speaks HTTP with the same library
+    # (no second HTTP stack), to a host the operator configured.
+    assert users <= client | {"gpt2giga/app.py", "gpt2giga/observe/opensearch.py"}
 
 
 def test_http1_framing_is_sans_io() -> None:
@@ -101,6 +104,44 @@ def test_prometheus_client_loads_only_when_metrics_are_on() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_optional_integrations_load_only_when_configured() -> None:
+    """asyncpg (the postgres extra) and the OpenSearch mirror stay out of a default app."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gpt2giga.app, gpt2giga.cli; from tests.conftest import build_app; "
+        "build_app(); "
+        "print(sorted(m for m in ('asyncpg', 'gpt2giga.observe.postgres', "
+        "'gpt2giga.observe.opensearch') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_opentelemetry_loads_only_when_tracing_is_on() -> None:
+    """The SDK and its exporter cost start-up time and memory: a gateway without traces has none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gpt2giga.app, gpt2giga.gigachat.client;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'google'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    users = {name(p) for p in MODULES if "opentelemetry" in roots(imports(p, top_level_only=True))}
+    assert users == {"gpt2giga/observe/traces.py"}
 
 
 def test_the_state_store_client_loads_only_when_configured() -> None:

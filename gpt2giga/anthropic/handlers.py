@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, fields, sse
 from gpt2giga.anthropic import stream, translate
 from gpt2giga.anthropic import wire as ant
 from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, native
 from gpt2giga.gigachat.request import Options
 
 _decode_messages = msgspec.json.Decoder(ant.MessagesRequest).decode
@@ -35,20 +35,21 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode_messages, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts, betas(request))
+    native.apply(prepared, fields.scan(request.body, ant.MessagesRequest), opts)
     auth = ctx.auth_for(request)
     if prepared.attachments:
         await ctx.uploads.resolve(prepared.attachments, auth)
     headers = ignored_header(prepared.ignored)
     message_id = ctx.new_id("msg_")
     if req.stream:
-        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
+        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth, prepared.extra)
         translator = stream.StreamTranslator(prepared, message_id)
         # GigaChat can think for minutes before its first token; Claude Code and
         # HTTP proxies drop a stream that stays silent, so `ping` fills the gaps.
         keepalive = ctx.settings.proxy.stream_keepalive_seconds or None
         chunks = sse.relay(upstream, translator, stream.frame, keepalive, stream.PING_FRAME)
         return StreamResponse(chunks, headers)
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
+    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth, prepared.extra)
     reply = answer.reply(resp, prepared, "toolu_", message_id.removeprefix("msg_"))
     reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     return Response(_encode(translate.from_giga(reply, message_id)), headers=headers)

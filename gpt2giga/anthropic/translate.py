@@ -8,6 +8,7 @@ clock: ids come in as arguments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,14 +32,24 @@ STOP_REASON = {
 }
 
 # Anthropic's provider tools that GigaChat runs itself, by type prefix
-# (`web_search_20250305`, `web_fetch_20250910`, …). v2 only: v1 has no built-in
-# tools. Every other provider tool (bash, text editor, computer, memory, tool
-# search, MCP toolsets) is the client's to run and means nothing to GigaChat.
+# (`web_search_20250305`, `web_fetch_20250910`, …). v2 only (v1 has no built-in
+# tools), and not with GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING. Every other
+# provider tool (bash, text editor, computer, memory, tool search, MCP
+# toolsets) is the client's to run and means nothing to GigaChat.
 BUILTIN_TOOLS = {
     "web_search_": giga.ChatTool(web_search=giga.ChatWebSearchTool()),
     "web_fetch_": giga.ChatTool(url_content_extraction={}),
     "code_execution_": giga.ChatTool(code_interpreter={}),
 }
+
+# Every provider tool type of the anthropic SDK (`ToolUnionParam` and the beta
+# ones) is a family name and a version date (`bash_20250124`); new dates of a
+# known family are accepted as they come. Any other `type` is refused.
+PROVIDER_TOOL = re.compile(
+    r"(?:(?:bash|text_editor|web_search|web_fetch|code_execution|memory|computer"
+    r"|computer_toolset|browser_toolset|advisor|tool_search_tool_bm25|tool_search_tool_regex)"
+    r"_\d{8}|mcp_toolset|tool_search_tool_bm25|tool_search_tool_regex)"
+)
 
 # Request fields GigaChat cannot apply: accepted, reported, never sent.
 IGNORED = (
@@ -100,6 +111,9 @@ def to_giga(
 def texts_to_count(req: ant.CountTokensRequest, opts: build.Options) -> list[str]:
     """What the model would read of `req` after translation, for GigaChat's tokens/count."""
     specs, _, _ = _tools(req.tools, opts)
+    fmt = _format(req)
+    if fmt is not None:
+        _schema(req, fmt)  # refused here as a Messages request would refuse it
     # Images and documents are not text: they are listed, never uploaded, for a count.
     request = giga.ChatCompletionRequest(messages=messages(req, []), tools=build.tools(specs))
     return build.texts_to_count(request)
@@ -142,13 +156,15 @@ def _tools(
                 raise errors.BadRequest(
                     f"tools[{i}]: a tool needs a name", param=f"tools[{i}].name"
                 )
-            schema = bytes(tool.input_schema)
-            specs.append(
-                build.function_spec(tool.name, tool.description, schema if schema else None, opts)
-            )
+            schema = build.client_schema(tool.input_schema, f"tools[{i}].input_schema")
+            specs.append(build.function_spec(tool.name, tool.description, schema, opts))
             continue
+        if PROVIDER_TOOL.fullmatch(kind) is None:
+            raise errors.BadRequest(
+                f"tools[{i}]: unknown tool type {kind!r}", param=f"tools[{i}].type"
+            )
         builtin = next((t for p, t in BUILTIN_TOOLS.items() if kind.startswith(p)), None)
-        if builtin is not None and opts.contract == "v2":
+        if builtin is not None and opts.builtins:
             if builtin not in builtins:
                 builtins.append(builtin)
         else:
@@ -179,14 +195,20 @@ def _tool_config(choice: ant.ToolChoice | None, names: list[str]) -> giga.ChatTo
 def _output_format(
     req: ant.CountTokensRequest, opts: build.Options, specs: list[giga.ChatFunctionSpecification]
 ) -> tuple[giga.ChatResponseFormat | None, giga.ChatToolConfig | None, str | None]:
-    config = req.output_config
-    fmt = config.format if config is not None and config.format is not None else req.output_format
+    fmt = _format(req)
     if fmt is None:
         return None, None, None
-    schema = bytes(fmt.schema)
-    return build.structured(
-        opts, STRUCTURED_NAME, schema if schema != b"null" else None, None, specs
-    )
+    return build.structured(opts, STRUCTURED_NAME, _schema(req, fmt), None, specs)
+
+
+def _format(req: ant.CountTokensRequest) -> ant.JSONOutputFormat | None:
+    config = req.output_config
+    return config.format if config is not None and config.format is not None else req.output_format
+
+
+def _schema(req: ant.CountTokensRequest, fmt: ant.JSONOutputFormat) -> bytes | None:
+    where = "output_config.format" if fmt is not req.output_format else "output_format"
+    return build.client_schema(fmt.schema, f"{where}.schema")
 
 
 # --- messages ----------------------------------------------------------------------

@@ -8,9 +8,9 @@ those bytes. Imports only msgspec and typing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import Raw, Struct
+from msgspec import Meta, Raw, Struct
 
 # --- requests ---------------------------------------------------------------------
 # `cache_control` and `citations` may sit on any block; they are accepted and unused.
@@ -161,7 +161,7 @@ ToolChoice = ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone
 
 
 class ThinkingEnabled(_In, kw_only=True, tag_field="type", tag="enabled"):
-    budget_tokens: int
+    budget_tokens: Annotated[int, Meta(ge=1024)]  # "Must be ≥1024", says the SDK
     display: str | None = None
 
 
@@ -217,12 +217,14 @@ class CountTokensRequest(_In, kw_only=True):
 
 class MessagesRequest(CountTokensRequest, kw_only=True):
     # Required, as Anthropic requires it: a missing one is a 400 naming the field.
-    max_tokens: int
+    # 0 is Anthropic's "warm the prompt cache, answer nothing": GigaChat has no such cache.
+    max_tokens: Annotated[int, Meta(ge=1, le=2**31 - 1)]
     stream: bool | None = None
-    temperature: float | None = None
-    top_p: float | None = None
+    # Anthropic's documented ranges: outside them, the client's mistake.
+    temperature: Annotated[float, Meta(ge=0, le=1)] | None = None
+    top_p: Annotated[float, Meta(ge=0, le=1)] | None = None
     stop_sequences: list[str] | None = None
-    top_k: int | None = None
+    top_k: Annotated[int, Meta(ge=0)] | None = None
 
 
 # --- responses ------------------------------------------------------------------------

@@ -15,6 +15,29 @@ from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 
+# Google's Part holds its data in a oneof: exactly one of these is set
+# (`thought`, `thoughtSignature` and the metadata fields go beside it).
+DATA = tuple(
+    (f.name, f.encode_name)
+    for f in msgspec.structs.fields(gem.Part)
+    if f.name not in ("thought", "thought_signature")
+)
+
+
+def check_parts(content: gem.Content, where: str) -> None:
+    """Each part holds exactly one kind of data, as Google requires; else a 400 naming it."""
+    for j, part in enumerate(content.parts):
+        found = [wire for attr, wire in DATA if getattr(part, attr) is not None]
+        if len(found) == 1:
+            continue
+        at = f"{where}.parts[{j}]"
+        if not found:
+            kinds = ", ".join(wire for _, wire in DATA)
+            raise errors.BadRequest(f"{at}: a part needs one of {kinds}", param=at)
+        raise errors.BadRequest(
+            f"{at}: a part holds one kind of data, not {' and '.join(found)}", param=at
+        )
+
 
 class _Issued(msgspec.Struct):
     """A function call in the history, waiting for its result."""
@@ -28,10 +51,14 @@ def messages(
     contents: list[gem.Content], system: gem.Content | None, found: list[files.Attachment]
 ) -> list[giga.ChatMessage]:
     """The conversation as hub messages; `inlineData` and `fileData` are listed in `found`."""
-    system_texts = [_texts(system, "systemInstruction", "\n")] if system is not None else []
+    system_texts = []
+    if system is not None:
+        check_parts(system, "systemInstruction")
+        system_texts.append(_texts(system, "systemInstruction", "\n"))
     out: list[giga.ChatMessage] = []
     issued: list[_Issued] = []
     for i, content in enumerate(contents):
+        check_parts(content, f"contents[{i}]")
         if content.role == "model":
             out.extend(_model_turn(content, i, issued))
         else:
@@ -133,6 +160,7 @@ def _texts(content: gem.Content, where: str, sep: str) -> str:
 
 def embedding_text(content: gem.Content, where: str) -> str:
     """The one text GigaChat embeds for a Content: text parts only."""
+    check_parts(content, where)
     texts = []
     for j, part in enumerate(content.parts):
         if part.text is None:

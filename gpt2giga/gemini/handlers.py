@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, fields, sse
 from gpt2giga.asgi import JSON, Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
 from gpt2giga.gemini import contents, spelling, stream, translate
@@ -46,7 +46,10 @@ def _prepare(
     opts = Options.build(
         ctx.settings, request.contract, translate.model_name(request.params["model"])
     )
-    return req, opts, translate.to_giga(req, opts)
+    prepared = translate.to_giga(req, opts)
+    # Gemini clients have no `extra_body`: what the struct does not read is only named.
+    prepared.ignored += fields.scan(request.body, gem.GenerateContentRequest).unknown
+    return req, opts, prepared
 
 
 async def generate_content(ctx: Context, request: Request) -> Response:
@@ -130,7 +133,8 @@ async def embed_content(ctx: Context, request: Request) -> Response:
     req = parse(_decode_embed, request.body)
     [embedding] = await _embed(ctx, request, [contents.embedding_text(req.content, "content")])
     body = gem.EmbedContentResponse(embedding=embedding)
-    return Response(_encode(body), headers=ignored_header(_embedding_ignored([req])))
+    ignored = _embedding_ignored([req]) + fields.scan(request.body, gem.EmbedContentRequest).unknown
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 async def batch_embed_contents(ctx: Context, request: Request) -> Response:
@@ -142,7 +146,9 @@ async def batch_embed_contents(ctx: Context, request: Request) -> Response:
         for i, r in enumerate(req.requests)
     ]
     body = gem.BatchEmbedContentsResponse(embeddings=await _embed(ctx, request, texts))
-    return Response(_encode(body), headers=ignored_header(_embedding_ignored(req.requests)))
+    ignored = _embedding_ignored(req.requests)
+    ignored += fields.scan(request.body, gem.BatchEmbedContentsRequest).unknown
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 # --- models -----------------------------------------------------------------------------

@@ -89,6 +89,11 @@ def to_giga(req: gem.GenerateContentRequest, opts: build.Options) -> build.Prepa
     if not req.contents:
         raise errors.BadRequest("`contents` must not be empty", param="contents")
     gen = req.generation_config or gem.GenerationConfig()
+    if gen.candidate_count is not None and gen.candidate_count > 1:
+        raise errors.Unsupported(
+            "candidateCount above 1 is not supported: GigaChat gives one answer per request",
+            param="generationConfig.candidateCount",
+        )
     schema = _response_schema(gen)
     specs, fmt, config, structured_name = _functions(req, schema, opts)
     builtins, ignored = _builtins(req.tools or [], opts)
@@ -128,7 +133,10 @@ def _functions(
     """Function specs, response format, tool config and the structured function's name."""
     calling = req.tool_config.function_calling_config if req.tool_config else None
     declared = _offered(_declarations(req.tools), calling)
-    specs = [build.function_spec(d.name, d.description, _parameters(d), opts) for d in declared]
+    specs = [
+        build.function_spec(d.name, d.description, _parameters(d, where), opts)
+        for where, d in declared
+    ]
     client_names = [s.name for s in specs]
     fmt, config, structured_name = (
         build.structured(opts, STRUCTURED_NAME, schema, None, specs)
@@ -175,23 +183,29 @@ def ignored_fields(req: gem.GenerateContentRequest) -> list[str]:
         ignored += [
             f"tools.{wire}" for attr, wire in IGNORED_TOOLS if getattr(tool, attr) is not None
         ]
+    if req.tool_config is not None and req.tool_config.retrieval_config is not None:
+        # Location hints for Google's grounding tools: GigaChat's search takes none.
+        ignored.append("toolConfig.retrievalConfig")
     return list(dict.fromkeys(ignored))
 
 
 # --- tools ----------------------------------------------------------------------------
 
 
-def _declarations(tools: list[gem.Tool] | None) -> list[gem.FunctionDeclaration]:
-    return [d for t in tools or () for d in t.function_declarations or ()]
+def _declarations(tools: list[gem.Tool] | None) -> list[tuple[str, gem.FunctionDeclaration]]:
+    """Every function declaration with its place in the request; a tool naming none is refused."""
+    declared = []
+    for i, tool in enumerate(tools or ()):
+        if not any(getattr(tool, name) is not None for name in tool.__struct_fields__):
+            raise errors.BadRequest(f"tools[{i}] names no tool", param=f"tools[{i}]")
+        where = f"tools[{i}].functionDeclarations"
+        declared += [(f"{where}[{j}]", d) for j, d in enumerate(tool.function_declarations or ())]
+    return declared
 
 
-def _raw(value: msgspec.Raw) -> bytes | None:
-    raw = bytes(value)
-    return raw if raw and raw != b"null" else None
-
-
-def _parameters(decl: gem.FunctionDeclaration) -> bytes | None:
-    plain, standard = _raw(decl.parameters), _raw(decl.parameters_json_schema)
+def _parameters(decl: gem.FunctionDeclaration, where: str) -> bytes | None:
+    plain = build.client_schema(decl.parameters, f"{where}.parameters")
+    standard = build.client_schema(decl.parameters_json_schema, f"{where}.parametersJsonSchema")
     if plain is not None and standard is not None:
         raise errors.BadRequest(
             f"function {decl.name!r}: set `parameters` or `parametersJsonSchema`, not both",
@@ -201,20 +215,20 @@ def _parameters(decl: gem.FunctionDeclaration) -> bytes | None:
 
 
 def _offered(
-    declared: list[gem.FunctionDeclaration], calling: gem.FunctionCallingConfig | None
-) -> list[gem.FunctionDeclaration]:
+    declared: list[tuple[str, gem.FunctionDeclaration]], calling: gem.FunctionCallingConfig | None
+) -> list[tuple[str, gem.FunctionDeclaration]]:
     """The declarations the model may call: `allowedFunctionNames` narrows them."""
     allowed = calling.allowed_function_names if calling and calling.mode != "NONE" else None
     if not allowed:
         return declared
-    known = {d.name for d in declared}
+    known = {d.name for _, d in declared}
     for name in allowed:
         if name not in known:
             raise errors.BadRequest(
                 f"allowedFunctionNames names {name!r}, which is not among the functionDeclarations",
                 param="toolConfig.functionCallingConfig.allowedFunctionNames",
             )
-    return [d for d in declared if d.name in allowed]
+    return [(where, d) for where, d in declared if d.name in allowed]
 
 
 def _tool_config(
@@ -243,20 +257,21 @@ def _tool_config(
 
 
 def _builtins(tools: list[gem.Tool], opts: build.Options) -> tuple[list[giga.ChatTool], list[str]]:
-    """GigaChat's built-in tools for Gemini's, once each; on v1 they are reported as ignored."""
+    """GigaChat's built-in tools for Gemini's, once each; on v1 (or when not mapped) ignored."""
     found: dict[str, str] = {}
     for tool in tools:
         for attr, wire, kind in BUILTIN:
             if getattr(tool, attr) is not None:
                 found.setdefault(wire, kind)
-    if opts.contract == "v1":
+    if not opts.builtins:
         return [], [f"tools.{wire}" for wire in found]
     return [GIGA_TOOL[kind] for kind in dict.fromkeys(found.values())], []
 
 
 def _response_schema(gen: gem.GenerationConfig) -> bytes | None:
     """The schema the answer's JSON must match, or None for a text answer."""
-    plain, standard = _raw(gen.response_schema), _raw(gen.response_json_schema)
+    plain = build.client_schema(gen.response_schema, "generationConfig.responseSchema")
+    standard = build.client_schema(gen.response_json_schema, "generationConfig.responseJsonSchema")
     if plain is not None and standard is not None:
         raise errors.BadRequest(
             "set `responseSchema` or `responseJsonSchema`, not both",

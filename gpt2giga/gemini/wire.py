@@ -9,15 +9,57 @@ normaliser keys its cache on those bytes. Imports only msgspec and typing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 # --- requests ---------------------------------------------------------------------
 
 
 class In(Struct, kw_only=True, rename="camel"):
     pass
+
+
+# google-genai's enums (types.py), as it sends them: a value outside the set is a
+# client's mistake, refused naming the field rather than passed on or dropped.
+ThinkingLevel = Literal["THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"]
+Behavior = Literal["UNSPECIFIED", "BLOCKING", "NON_BLOCKING"]
+Scheduling = Literal["SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"]
+MediaResolution = Literal[
+    "MEDIA_RESOLUTION_UNSPECIFIED", "MEDIA_RESOLUTION_LOW", "MEDIA_RESOLUTION_MEDIUM",
+    "MEDIA_RESOLUTION_HIGH",
+]  # fmt: skip
+Modality = Literal["MODALITY_UNSPECIFIED", "TEXT", "IMAGE", "AUDIO", "VIDEO"]
+ServiceTier = Literal["unspecified", "flex", "standard", "priority"]
+HarmCategory = Literal[
+    "HARM_CATEGORY_UNSPECIFIED", "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_CIVIC_INTEGRITY", "HARM_CATEGORY_JAILBREAK", "HARM_CATEGORY_IMAGE_HATE",
+    "HARM_CATEGORY_IMAGE_HARASSMENT", "HARM_CATEGORY_IMAGE_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_IMAGE_SEXUALLY_EXPLICIT",
+]  # fmt: skip
+HarmBlockMethod = Literal["HARM_BLOCK_METHOD_UNSPECIFIED", "SEVERITY", "PROBABILITY"]
+HarmBlockThreshold = Literal[
+    "HARM_BLOCK_THRESHOLD_UNSPECIFIED", "BLOCK_LOW_AND_ABOVE", "BLOCK_MEDIUM_AND_ABOVE",
+    "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF",
+]  # fmt: skip
+# Google's API reference (TaskType); google-genai types `task_type` as a plain
+# string and sends it as given, so LangChain's lower-case spelling is taken too.
+TaskType = Literal[
+    "TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
+    "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION",
+    "CODE_RETRIEVAL_QUERY",
+    "task_type_unspecified", "retrieval_query", "retrieval_document", "semantic_similarity",
+    "classification", "clustering", "question_answering", "fact_verification",
+    "code_retrieval_query",
+]  # fmt: skip
+# Google's documented ranges.
+Temperature = Annotated[float, Meta(ge=0, le=2)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+# Counts are int32 on the vendors' wires (Gemini's proto says so); anything
+# larger is no count at all, and would only fail upstream.
+Positive = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1)]  # a function GigaChat can call has a name
 
 
 class Blob(In, kw_only=True):
@@ -51,7 +93,7 @@ class FunctionResponse(In, kw_only=True):
     response: dict[str, Any] | None = None
     parts: list[FunctionResponsePart] | None = None
     will_continue: bool | None = None
-    scheduling: str | None = None
+    scheduling: Scheduling | None = None
 
 
 class Part(In, kw_only=True):
@@ -65,16 +107,22 @@ class Part(In, kw_only=True):
     function_response: FunctionResponse | None = None
     inline_data: Blob | None = None
     file_data: FileData | None = None
+    # Google's own tools' traces in a history: data, never sent upstream.
+    executable_code: dict[str, Any] | None = None
+    code_execution_result: dict[str, Any] | None = None
+    tool_call: dict[str, Any] | None = None
+    tool_response: dict[str, Any] | None = None
 
 
 class Content(In, kw_only=True):
     # Older clients send function results under the role `function`.
     role: Literal["user", "model", "function"] | None = None
-    parts: list[Part] = []
+    # Google refuses a Content without parts ("contents.parts must not be empty").
+    parts: Annotated[list[Part], Meta(min_length=1)]
 
 
 class FunctionDeclaration(In, kw_only=True):
-    name: str
+    name: Name
     description: str | None = None
     # Gemini's OpenAPI subset (`parameters`) or plain JSON Schema
     # (`parametersJsonSchema`, what Gemini CLI sends); absent is Raw(b"").
@@ -82,10 +130,12 @@ class FunctionDeclaration(In, kw_only=True):
     parameters_json_schema: Raw = Raw()
     response: Any = None
     response_json_schema: Any = None
-    behavior: str | None = None
+    behavior: Behavior | None = None
 
 
-class Tool(In, kw_only=True):
+class Tool(In, kw_only=True, forbid_unknown_fields=True):
+    """Every tool google-genai knows; a key outside them is a tool this gateway cannot know."""
+
     function_declarations: list[FunctionDeclaration] | None = None
     google_search: dict[str, Any] | None = None
     google_search_retrieval: dict[str, Any] | None = None
@@ -98,6 +148,8 @@ class Tool(In, kw_only=True):
     file_search: dict[str, Any] | None = None
     enterprise_web_search: dict[str, Any] | None = None
     mcp_servers: list[Any] | None = None
+    parallel_ai_search: dict[str, Any] | None = None
+    exa_ai_search: dict[str, Any] | None = None
 
 
 class FunctionCallingConfig(In, kw_only=True):
@@ -113,31 +165,37 @@ class ToolConfig(In, kw_only=True):
 class ThinkingConfig(In, kw_only=True):
     include_thoughts: bool | None = None
     thinking_budget: int | None = None
-    thinking_level: str | None = None
+    thinking_level: ThinkingLevel | None = None
 
 
 class GenerationConfig(In, kw_only=True):
-    temperature: float | None = None
-    top_p: float | None = None
-    max_output_tokens: int | None = None
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    max_output_tokens: Positive | None = None
     stop_sequences: list[str] | None = None
     response_mime_type: str | None = None
     response_schema: Raw = Raw()
     response_json_schema: Raw = Raw()
     thinking_config: ThinkingConfig | None = None
     # Accepted, never sent upstream: GigaChat has no equivalent.
-    candidate_count: int | None = None
-    top_k: float | None = None
+    candidate_count: Positive | None = None  # above 1 refused: GigaChat answers once
+    top_k: Annotated[float, Meta(ge=0)] | None = None
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     response_logprobs: bool | None = None
     logprobs: int | None = None
-    response_modalities: list[str] | None = None
-    media_resolution: str | None = None
+    response_modalities: list[Modality] | None = None
+    media_resolution: MediaResolution | None = None
     speech_config: dict[str, Any] | None = None
     image_config: dict[str, Any] | None = None
     enable_enhanced_civic_answers: bool | None = None
+
+
+class SafetySetting(In, kw_only=True):
+    category: HarmCategory | None = None
+    threshold: HarmBlockThreshold | None = None
+    method: HarmBlockMethod | None = None
 
 
 class GenerateContentRequest(In, kw_only=True):
@@ -148,10 +206,10 @@ class GenerateContentRequest(In, kw_only=True):
     tool_config: ToolConfig | None = None
     generation_config: GenerationConfig | None = None
     # Accepted, never sent upstream.
-    safety_settings: list[Any] | None = None
+    safety_settings: list[SafetySetting] | None = None
     cached_content: str | None = None
     labels: dict[str, str] | None = None
-    service_tier: str | None = None
+    service_tier: ServiceTier | None = None
     store: bool | None = None
 
 
@@ -172,9 +230,9 @@ class CountTokensRequest(In, kw_only=True):
 class EmbedContentRequest(In, kw_only=True):
     content: Content
     model: str | None = None
-    task_type: str | None = None
+    task_type: TaskType | None = None
     title: str | None = None
-    output_dimensionality: int | None = None
+    output_dimensionality: Positive | None = None
 
 
 class BatchEmbedContentsRequest(In, kw_only=True):

@@ -13,7 +13,7 @@ import base64
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -64,9 +64,13 @@ class TokenSource:
         token_url: str,
         buffer_ms: int = 60_000,
         clock: Callable[[], float] = time.time,
+        *,
+        send: Callable[[httpx.Request], Awaitable[httpx.Response]] | None = None,
     ) -> None:
         self.creds = creds
         self._pool = pool
+        # The client sends through its own (maybe traced) call; alone, the pool sends.
+        self._send = send or pool.send
         self._auth_url = auth_url
         self._token_url = token_url
         self._buffer_ms = buffer_ms
@@ -120,7 +124,7 @@ class TokenSource:
                 "POST", self._token_url, headers={"Authorization": f"Basic {basic}"}
             )
         try:
-            response = await self._pool.send(request)
+            response = await self._send(request)
         except httpx.TimeoutException:
             raise errors.UpstreamTimeout("GigaChat authorization timed out") from None
         except httpx.TransportError as exc:

@@ -25,6 +25,7 @@ from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.reader import UpstreamStream
+from gpt2giga.gigachat.traced import Send, Traced, operations
 from gpt2giga.gigachat.upstream import (
     Contract,
     chat_urls,
@@ -76,6 +77,8 @@ class GigaChatClient:
         # AsyncClient layer (URL merging, cookies, auth and redirect flows, none of
         # which GigaChat calls use) was a third of the gateway's CPU per request.
         self._transport = pool._transport
+        # The one place a request leaves for GigaChat; `trace()` may wrap it, once.
+        self._call: Send = self._transport.handle_async_request
         self._timeouts = pool.timeout.as_dict()
         self._headers = {k: v for k, v in pool.headers.items() if k != "accept"}
         self._urls: dict[str, httpx.URL] = {}
@@ -91,8 +94,39 @@ class GigaChatClient:
     def token_source(self, creds: Credentials) -> TokenSource:
         s = self.settings
         return TokenSource(
-            creds, self.pool, s.auth_url, self._base + "/token", s.token_expiry_buffer_ms
+            creds,
+            self.pool,
+            s.auth_url,
+            self._base + "/token",
+            s.token_expiry_buffer_ms,
+            send=self._auth_send,
         )
+
+    def trace(self) -> None:
+        """Note every call, token requests and uploads included, on the request's trace.
+
+        Called once, at start-up, when tracing is on; otherwise calls go straight out.
+        """
+        base = self._base
+        names = {
+            **{url: "chat" for url in self._chat_urls.values()},
+            base + "/embeddings": "embeddings",
+            base + "/files": "upload_file",
+            base + "/models": "models",
+            base + "/tokens/count": "count_tokens",
+            base + "/token": "auth",
+            self.settings.auth_url: "auth",
+        }
+        self._call = Traced(self._transport.handle_async_request, operations(names))
+
+    async def _auth_send(self, request: httpx.Request) -> httpx.Response:
+        """A token request, through the same call as every other (so traces show it)."""
+        response = await self._call(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -107,28 +141,46 @@ class GigaChatClient:
     # --- endpoints -----------------------------------------------------------
 
     def encode_chat(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, stream: bool
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        stream: bool,
+        extra: dict[str, Any] | None = None,
     ) -> bytes:
-        """The exact upstream body for `req` on `contract_`."""
+        """The exact upstream body for `req` on `contract_`, `extra` merged in.
+
+        `extra` holds fields the gateway has no struct for (a client's literal
+        `extra_body`): merged like the SDK's `additional_fields`, the typed
+        fields winning a clash.
+        """
         profanity = self.settings.profanity_check
+        body: giga.ChatV1 | giga.ChatCompletionRequest
         if contract_ == "v1":
             body = contract.to_v1(req, profanity)
             if stream:
                 body.stream = True
-            return _encode(body)
-        # Like the SDK, `stream` is on the wire only when streaming, whatever the struct says.
-        if profanity is not None or stream or req.stream is not None:
-            req = msgspec.structs.replace(
-                req,
-                stream=True if stream else None,
-                disable_filter=(not profanity) if profanity is not None else req.disable_filter,
-            )
-        return _encode(req)
+        else:
+            body = req
+            # The request's own `disable_filter` wins over the operator's default, as in the SDK.
+            default = None if profanity is None else not profanity
+            disable_filter = req.disable_filter if req.disable_filter is not None else default
+            # Like the SDK, `stream` is on the wire only when streaming, whatever the struct says.
+            if disable_filter != req.disable_filter or stream or req.stream is not None:
+                body = msgspec.structs.replace(
+                    req, stream=True if stream else None, disable_filter=disable_filter
+                )
+        if extra:
+            return _encode({**extra, **msgspec.to_builtins(body)})
+        return _encode(body)
 
     async def chat(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> giga.ChatCompletionResponse:
-        body = self.encode_chat(req, contract_, stream=False)
+        body = self.encode_chat(req, contract_, stream=False, extra=extra)
         release = await self._slot(req.model)
         try:
             response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
@@ -154,10 +206,14 @@ class GigaChatClient:
         return await self.limits.acquire(name)
 
     async def stream(
-        self, req: giga.ChatCompletionRequest, contract_: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract_: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> UpstreamStream:
         """Open a stream; every failure before its first byte is raised here, retried first."""
-        body = self.encode_chat(req, contract_, stream=True)
+        body = self.encode_chat(req, contract_, stream=True, extra=extra)
         release = await self._slot(req.model)
         started = perf_counter()
         try:
@@ -251,7 +307,7 @@ class GigaChatClient:
             token = await source.token()
             request = self._request(method, url, body, token, stream, ex.upstream_headers)
             try:
-                response = await self._transport.handle_async_request(request)
+                response = await self._call(request)
             except RETRY_EXCEPTIONS as exc:
                 if attempt < self.settings.max_retries:
                     attempt += 1
@@ -260,7 +316,7 @@ class GigaChatClient:
                 raise transport_error(exc, "GigaChat is unreachable") from None
             except httpx.TransportError as exc:
                 raise transport_error(exc, "GigaChat request failed") from None
-            status = response.status_code
+            status = ex.upstream_status = response.status_code
             if status == 200:
                 if not stream:
                     await self._read(response)

@@ -73,8 +73,17 @@ def state_id(
 
 
 def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) -> giga.ChatV1:
+    """`profanity_check` is the operator's default; the request's `disable_filter` wins.
+
+    What v1 cannot say (`filter_config`, `user_info`, the model preset, the
+    ranker's embeddings model) is left out: `gigachat/native.py` names it
+    ignored when it comes from the client.
+    """
     opts = req.model_options or giga.ChatModelOptions()
     functions = _functions_v1(req.tools)
+    if req.disable_filter is not None:
+        profanity_check = not req.disable_filter
+    ranker = req.ranker_options
     return giga.ChatV1(
         model=req.model,
         messages=list(_messages_v1(req.messages)),
@@ -88,6 +97,9 @@ def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) 
         function_call=_function_call_v1(req.tool_config) if functions else None,
         functions=functions,
         flags=req.flags,
+        function_ranker=giga.FunctionRankerV1(enabled=ranker.enabled, top_n=ranker.top_n)
+        if ranker is not None
+        else None,
         response_format=_response_format_v1(opts.response_format),
         reasoning_effort=_effort_v1(opts.reasoning),
     )

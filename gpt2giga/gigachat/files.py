@@ -9,7 +9,6 @@ No I/O, no clock.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from typing import Literal, NamedTuple
@@ -149,15 +148,28 @@ def base64_size(value: str) -> int:
     return len(value) * 3 // 4 - padding
 
 
+# URL-safe base64 (`-`, `_`) read as the standard alphabet.
+_URLSAFE = str.maketrans("-_", "+/")
+
+
 def decode_base64(value: str, where: str) -> bytes:
-    """Standard or URL-safe base64 (google-genai sends the latter), padding optional."""
+    """Standard or URL-safe base64 (google-genai sends the latter), padding optional.
+
+    Line breaks (MIME's 76-column lines) are allowed; any other character
+    outside the alphabet is refused rather than skipped, as Python's lenient
+    decoder would, uploading whatever bytes were left.
+    """
     try:
+        data = binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):  # ValueError: not ASCII
+        text = "".join(value.split()).translate(_URLSAFE)
         try:
-            return base64.urlsafe_b64decode(value)
-        except binascii.Error:
-            return base64.urlsafe_b64decode(value + "==")
-    except (binascii.Error, ValueError):
-        raise errors.BadRequest(f"{where}: the data is not valid base64", param=where) from None
+            data = binascii.a2b_base64(text + "=" * (-len(text) % 4), strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise errors.BadRequest(f"{where}: the data is not valid base64", param=where) from None
+    if not data:
+        raise errors.BadRequest(f"{where}: the data is empty", param=where)
+    return data
 
 
 def normalize(mime: str | None) -> str:

@@ -7,7 +7,7 @@ structured-output emulation) is written once.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -55,6 +55,16 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     structured_mode: Literal["function_call", "native"] = "function_call"
     enable_reasoning: bool = False
     disable_reasoning: bool = False
+    map_builtin_tools: bool = True
+
+    @property
+    def builtins(self) -> bool:
+        """Whether provider tools (web search, code execution, ...) become GigaChat's built-ins.
+
+        Only v2 has built-in tools; GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING keeps
+        them from being mapped at all (accepted and named ignored).
+        """
+        return self.contract == "v2" and self.map_builtin_tools
 
     @classmethod
     def build(cls, settings: Settings, contract: Contract, requested_model: str | None) -> Options:
@@ -66,6 +76,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
             structured_mode=p.structured_output_mode,
             enable_reasoning=p.enable_reasoning,
             disable_reasoning=p.disable_reasoning,
+            map_builtin_tools=not p.disable_builtin_tool_mapping,
         )
 
 
@@ -82,6 +93,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     # Images and documents the request carries; their `files` entries get
     # GigaChat ids from `uploads.Uploader.resolve` before the request is sent.
     attachments: list[Attachment] = []
+    # Fields for GigaChat the gateway has no struct for (a literal `extra_body`'s
+    # unknown keys), merged into the body as the SDK merges `additional_fields`.
+    extra: dict[str, Any] = {}
 
 
 def to_giga_name(name: str) -> str:
@@ -140,6 +154,26 @@ def model_options(
     )
 
 
+# The first byte of a JSON value that is not an object, as a client would name it.
+JSON_KIND = {b'"': "a string", b"[": "an array", b"t": "a boolean", b"f": "a boolean"}
+
+
+def client_schema(raw: msgspec.Raw | bytes, where: str) -> bytes | None:
+    """A client's JSON Schema as raw JSON (function parameters, a response schema).
+
+    None when it is absent or null. A schema document is a JSON object (one
+    describing an array is still an object); a string, number, boolean or
+    array in its place is refused, naming where it was.
+    """
+    value = bytes(raw)
+    if not value or value == b"null":
+        return None
+    if value[:1] != b"{":
+        kind = JSON_KIND.get(value[:1], "a number")
+        raise errors.BadRequest(f"{where} must be a JSON Schema object, not {kind}", param=where)
+    return value
+
+
 def function_spec(
     name: str, description: str | None, parameters: json_schema.Schema | bytes | None, opts: Options
 ) -> giga.ChatFunctionSpecification:
@@ -153,6 +187,13 @@ def function_spec(
 def tools(
     specs: list[giga.ChatFunctionSpecification], builtins: list[giga.ChatTool] | None = None
 ) -> list[giga.ChatTool] | None:
+    """The request's `tools`; two functions of one name are refused (every vendor refuses them)."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            name = from_giga_name(spec.name)
+            raise errors.BadRequest(f"Two tools are named {name!r}", param="tools")
+        seen.add(spec.name)
     entries = (
         [giga.ChatTool(functions=giga.ChatFunctionsTool(specifications=specs))] if specs else []
     )

@@ -102,6 +102,8 @@ class ChatModelOptions(_Wire, kw_only=True):
     max_tokens: int | None = None
     repetition_penalty: float | None = None
     update_interval: float | None = None
+    unnormalized_history: bool | None = None
+    top_logprobs: int | None = None
     reasoning: ChatReasoning | None = None
     response_format: ChatResponseFormat | None = None
 
@@ -146,6 +148,31 @@ class ChatToolConfig(_Wire, kw_only=True):
     function_name: str | None = None
 
 
+class ChatFilterContentConfig(_Wire, kw_only=True):
+    neuro: bool | None = None
+    blacklist: bool | None = None
+    whitelist: bool | None = None
+
+
+class ChatFilterResponseContentConfig(_Wire, kw_only=True):
+    blacklist: bool | None = None
+
+
+class ChatFilterConfig(_Wire, kw_only=True):
+    request_content: ChatFilterContentConfig | None = None
+    response_content: ChatFilterResponseContentConfig | None = None
+
+
+class ChatRankerOptions(_Wire, kw_only=True):
+    enabled: bool | None = None
+    top_n: int | None = None
+    embeddings_model: str | None = None
+
+
+class ChatUserInfo(_Wire, kw_only=True):
+    timezone: str | None = None
+
+
 class ChatStorage(_Wire, kw_only=True):
     limit: int | None = None
     thread_id: str | None = None
@@ -157,9 +184,12 @@ class ChatCompletionRequest(_Wire, kw_only=True):
     messages: list[ChatMessage]
     tools_state_id: str | None = None
     model_options: ChatModelOptions | None = None
+    filter_config: ChatFilterConfig | None = None
     storage: ChatStorage | None = None
+    ranker_options: ChatRankerOptions | None = None
     tool_config: ChatToolConfig | None = None
     tools: list[ChatTool] | None = None
+    user_info: ChatUserInfo | None = None
     stream: bool | None = None
     disable_filter: bool | None = None
     flags: list[str] | None = None
@@ -256,6 +286,11 @@ class ResponseFormatV1(_Wire, kw_only=True):
     strict: bool | None = None
 
 
+class FunctionRankerV1(_Wire, kw_only=True):
+    enabled: bool | None = None
+    top_n: int | None = None
+
+
 class ChatV1(_Wire, kw_only=True):
     model: str | None = None
     messages: list[MessageV1]
@@ -269,6 +304,7 @@ class ChatV1(_Wire, kw_only=True):
     function_call: str | ChatFunctionCallV1 | None = None
     functions: list[FunctionV1] | None = None
     flags: list[str] | None = None
+    function_ranker: FunctionRankerV1 | None = None
     response_format: ResponseFormatV1 | None = None
     reasoning_effort: str | None = None
 

@@ -13,10 +13,11 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.auth import TokenSource
+    from gpt2giga.observe.spans import Trace
 
 REQUEST_ID = b"x-request-id"
 # Client headers that are safe to pass on to GigaChat, with the spelling sent.
@@ -30,11 +31,23 @@ TRACING: dict[bytes, str] = {
     b"x-service-id": "X-Service-ID",
     b"x-operation-id": "X-Operation-ID",
     b"traceparent": "traceparent",
+    b"tracestate": "tracestate",  # W3C: travels with traceparent
 }
 MAX_TRACING_VALUE = 256
+
+
+def forwarded(names: list[str]) -> dict[bytes, str]:
+    """The tracing set plus an operator's GPT2GIGA_FORWARD_HEADERS, spelled as configured.
+
+    The names were checked at start-up (`config.validate_forward_headers`).
+    """
+    return {**TRACING, **{name.lower().encode(): name for name in names}}
+
+
 # A client's own request id is kept only if it is short and plain: it ends up in
 # logs, a response header and GigaChat's request.
 _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+_NO_SCOPE: dict[str, Any] = {}
 
 
 def random_hex(size: int) -> str:
@@ -59,6 +72,7 @@ class Exchange:
         "dialect",
         "disconnected",
         "error",
+        "error_message",
         "finished",
         "first_chunk",
         "method",
@@ -70,13 +84,16 @@ class Exchange:
         "response_body",
         "response_headers",
         "route",
+        "scope",
         "started",
         "status",
         "tokens_in",
         "tokens_out",
+        "trace",
         "upstream_error",
         "upstream_headers",
         "upstream_seconds",
+        "upstream_status",
     )
 
     def __init__(self, request_id: str, upstream_headers: dict[str, str]) -> None:
@@ -93,30 +110,38 @@ class Exchange:
         self.tokens_in = 0
         self.tokens_out = 0
         self.upstream_seconds = 0.0
+        self.upstream_status = 0  # GigaChat's last HTTP status for this request
         self.first_chunk = 0.0
         self.upstream_error = ""
         self.disconnected = False
         self.error = ""
+        self.error_message = ""
         self.finished = 0.0
+        # The ASGI scope, read only by the traffic-log record, off the request path.
+        self.scope: dict[str, Any] = _NO_SCOPE
         # Kept for the traffic log's content capture: references, not copies.
         self.request_body = b""
         self.response_body = b""
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.auth: TokenSource | None = None
         self.releases: list[Callable[[], None]] = []
+        # The sampled trace's record (spans.Trace), set only when tracing is on.
+        self.trace: Trace | None = None
 
     @classmethod
-    def open(cls, headers: list[tuple[bytes, bytes]]) -> Exchange:
-        """Read the request id and the tracing headers to forward, in one pass."""
+    def open(
+        cls, headers: list[tuple[bytes, bytes]], allowed: dict[bytes, str] = TRACING
+    ) -> Exchange:
+        """Read the request id and the headers to forward (`allowed`), in one pass."""
         request_id = ""
         forward: dict[str, str] = {}
         for name, value in headers:
             if name == REQUEST_ID:
                 if _CLIENT_ID.fullmatch(value):
                     request_id = value.decode()
-            elif name in TRACING and 0 < len(value) <= MAX_TRACING_VALUE and value.isascii():
+            elif name in allowed and 0 < len(value) <= MAX_TRACING_VALUE and value.isascii():
                 # httpx sends header values as ASCII: anything else would fail the call.
-                forward[TRACING[name]] = value.decode()
+                forward[allowed[name]] = value.decode()
         request_id = request_id or new_request_id()
         forward["X-Request-ID"] = request_id
         return cls(request_id, forward)
@@ -124,6 +149,11 @@ class Exchange:
     @property
     def duration(self) -> float:
         return self.finished - self.started
+
+    @property
+    def age(self) -> float:
+        """Seconds since the request arrived (the record's wall-clock start is now - age)."""
+        return perf_counter() - self.started
 
     @property
     def ttft(self) -> float | None:

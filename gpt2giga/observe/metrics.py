@@ -125,7 +125,17 @@ class Metrics:
             ("dialect", "route", "model"),
         )
         self.traffic_dropped = counter(
-            "gpt2giga_traffic_log_dropped_total", "Traffic-log records dropped: queue full."
+            "gpt2giga_traffic_log_dropped_total",
+            "Traffic-log records lost: queue full, write failed, or left at shutdown.",
+            ("sink", "reason"),
+        )
+        self.traffic_written = counter(
+            "gpt2giga_traffic_log_written_total", "Traffic-log records stored.", ("sink",)
+        )
+        self.spans_dropped = counter(
+            "gpt2giga_trace_spans_dropped_total",
+            "Trace spans not exported: queue_full (never queued) or export_failed.",
+            ("reason",),
         )
         self.inflight = gauge("gpt2giga_inflight_requests", "GigaChat calls in flight.")
         self.queued = gauge("gpt2giga_model_queue_waiting", "Calls waiting for a model slot.")
@@ -182,8 +192,16 @@ class Metrics:
         if ex.disconnected:
             self.child(self.disconnects, ex.dialect, ex.route, model).inc()
 
-    def dropped(self) -> None:
-        self.traffic_dropped.inc()
+    # sinks.DropHook / WrittenHook: sink names and reasons are a closed set.
+    def traffic_dropped_by(self, sink: str, reason: str, count: int) -> None:
+        self.child(self.traffic_dropped, sink, reason).inc(count)
+
+    def traffic_written_by(self, sink: str, count: int) -> None:
+        self.child(self.traffic_written, sink).inc(count)
+
+    def spans_lost(self, reason: str, spans: int) -> None:
+        """traces.OnDrop; called from the tracer's threads (prometheus-client counters lock)."""
+        self.child(self.spans_dropped, reason).inc(spans)
 
     # limits.Observer: the model names here are GigaChat's, bounded like the rest.
     def held(self, model: str, delta: int) -> None:

@@ -8,18 +8,18 @@ observer reads the request's `Exchange` and nothing else.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from gpt2giga.asgi import IGNORED_HEADER
 from gpt2giga.config import Settings
-from gpt2giga.observe import logs, redact
+from gpt2giga.observe import logs, sinks
 from gpt2giga.observe.exchange import Exchange
-from gpt2giga.observe.traffic import MAX_CONTENT_BYTES, TrafficLog
+from gpt2giga.observe.traffic import MAX_CONTENT_BYTES
 
-if TYPE_CHECKING:  # prometheus-client is imported only when metrics are on
+if TYPE_CHECKING:  # prometheus-client and asyncpg are imported only when they are used
     from gpt2giga.observe.metrics import Metrics
+    from gpt2giga.observe.postgres import Database
 
 Observer = Callable[[Exchange], None]
 
@@ -74,43 +74,33 @@ async def tap(chunks: AsyncIterator[bytes], ex: Exchange) -> AsyncIterator[bytes
 
 
 class Observers:
-    """The per-request recorders that are on, and what they own (the traffic writer)."""
+    """The per-request recorders that are on, and what they own (the traffic log's sinks)."""
 
-    def __init__(self, settings: Settings, metrics: Metrics | None) -> None:
-        proxy = settings.proxy
+    def __init__(
+        self, settings: Settings, metrics: Metrics | None, database: Database | None = None
+    ) -> None:
         self.metrics = metrics
-        self.traffic: TrafficLog | None = None
-        self.capture = False
         self.each: list[Observer] = []
         if metrics is not None:
             self.each.append(metrics.record)
         if logs.ACCESS.isEnabledFor(logging.INFO):
             self.each.append(access_line)
-        if proxy.traffic_log_enabled and proxy.traffic_log_sink == "jsonl":
-            redactor = (
-                redact.Redactor(redact.secret_values(settings), proxy.traffic_log_redact_extra_keys)
-                if proxy.traffic_log_redact_sensitive
-                else None
-            )
-            self.traffic = TrafficLog(
-                proxy.traffic_log_jsonl_path,
-                queue_size=proxy.traffic_log_queue_size,
-                batch_size=proxy.traffic_log_batch_size,
-                flush_interval_s=proxy.traffic_log_flush_interval_ms / 1000,
-                redactor=redactor,
-                on_drop=metrics.dropped if metrics is not None else lambda: None,
-            )
-            self.capture = proxy.traffic_log_capture_content
-            self.each.append(self.traffic_record)
+        self.traffic = sinks.build(
+            settings,
+            database,
+            metrics.traffic_dropped_by if metrics is not None else _no_drop_hook,
+            metrics.traffic_written_by if metrics is not None else _no_written_hook,
+        )
+        self.capture = self.traffic is not None and self.traffic.capture
+        # With drop-on-backpressure off the app awaits room in the queues itself.
+        self.wait = self.traffic.put if self.traffic is not None and self.traffic.wait else None
+        if self.traffic is not None and self.wait is None:
+            self.each.append(self.traffic.submit)
 
-    def traffic_record(self, ex: Exchange) -> None:
-        assert self.traffic is not None
-        record: dict[str, Any] = {"ts": round(time.time() - ex.duration, 3)}
-        record.update((k, v) for k, v in facts(ex).items() if v is not None)
-        if self.capture:
-            # Bytes here; the writer thread decodes and redacts them, off the request path.
-            if ex.request_body:
-                record["request"] = ex.request_body
-            if ex.response_body:
-                record["response"] = ex.response_body
-        self.traffic.submit(record)
+
+def _no_drop_hook(sink: str, reason: str, count: int) -> None:
+    return None
+
+
+def _no_written_hook(sink: str, count: int) -> None:
+    return None

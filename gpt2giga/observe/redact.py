@@ -37,6 +37,13 @@ SENSITIVE_KEYS = frozenset(
         "set_cookie",
         "private_key",
         "key_file_password",
+        # the operations settings' secrets, as the FastAPI gpt2giga lists them
+        "admin_api_key",
+        "x_admin_api_key",
+        "opensearch_password",
+        "phoenix_api_key",
+        "harness_model_key",
+        "secret_key",
     }
 )
 MIN_SECRET = 4  # shorter values (a test password) would mangle text more than hide it
@@ -61,15 +68,25 @@ def normal_key(key: str) -> str:
 class Redactor:
     """Masks known secret values, token-shaped text and values of sensitive keys."""
 
-    def __init__(self, secrets: Iterable[str] = (), extra_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        secrets: Iterable[str] = (),
+        extra_keys: Iterable[str] = (),
+        *,
+        only_secrets: bool = False,
+    ) -> None:
+        """`only_secrets`: mask the configured secret values and nothing else."""
         values = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
         self._secrets = re.compile("|".join(map(re.escape, values))) if values else None
-        self.keys = SENSITIVE_KEYS | {normal_key(k) for k in extra_keys}
+        self._patterns = not only_secrets
+        self.keys = (
+            frozenset() if only_secrets else SENSITIVE_KEYS | {normal_key(k) for k in extra_keys}
+        )
 
     def text(self, text: str) -> str:
         if self._secrets is not None:
             text = self._secrets.sub(MASK, text)
-        return _TOKEN_TEXT.sub(_masked, text)
+        return _TOKEN_TEXT.sub(_masked, text) if self._patterns else text
 
     def value(self, value: Any) -> Any:
         """A redacted copy of a decoded JSON value."""
@@ -88,7 +105,7 @@ class Redactor:
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, as text: what must never be written anywhere."""
     found: list[str] = []
-    for section in (settings.proxy, settings.gigachat):
+    for section in (settings.proxy, settings.gigachat, settings.otel):
         for name in section.__struct_fields__:
             value = getattr(section, name)
             if isinstance(value, Secret):

@@ -12,10 +12,10 @@ import struct
 import msgspec
 from msgspec import UNSET
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, fields, sse
 from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, native
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai import stream, translate
@@ -30,6 +30,7 @@ async def chat_completions(ctx: Context, request: Request) -> Response | StreamR
     req = parse(_decode_chat, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts)
+    native.apply(prepared, fields.scan(request.body, oai.ChatCompletionRequest), opts)
     auth = ctx.auth_for(request)
     if prepared.attachments:
         await ctx.uploads.resolve(prepared.attachments, auth)
@@ -37,11 +38,11 @@ async def chat_completions(ctx: Context, request: Request) -> Response | StreamR
     completion_id = ctx.new_id("chatcmpl-")
     created = ctx.now()
     if req.stream:
-        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
+        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth, prepared.extra)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         translator = stream.StreamTranslator(prepared, completion_id, created, include_usage)
         return StreamResponse(sse.relay(upstream, translator, stream.frame), headers)
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
+    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth, prepared.extra)
     reply = answer.reply(resp, prepared, "call_", completion_id.removeprefix("chatcmpl-"))
     reply.model = reply.model or opts.model  # v2 answers may leave `model` out
     return Response(_encode(translate.from_giga(reply, completion_id, created)), headers=headers)
@@ -141,4 +142,5 @@ async def embeddings(ctx: Context, request: Request) -> Response:
     )
     ignored = ["dimensions"] if req.dimensions is not None else []
     ignored += ["user"] if req.user is not None else []
+    ignored += fields.scan(request.body, oai.EmbeddingsRequest).unknown
     return Response(_encode(body), headers=ignored_header(ignored))

@@ -41,6 +41,11 @@ IGNORED = (
 def to_giga(req: oai.ChatCompletionRequest, opts: build.Options) -> build.Prepared:
     if not req.messages:
         raise errors.BadRequest("`messages` must contain at least one message", param="messages")
+    if req.n is not None and req.n > 1:
+        raise errors.Unsupported(
+            "n: GigaChat returns one choice per request; n greater than 1 is not supported",
+            param="n",
+        )
     specs = _function_specs(req, opts)
     client_names = [s.name for s in specs]
     fmt, config, structured_name = _response_format(req, opts, specs)
@@ -93,20 +98,30 @@ def _effort(req: oai.ChatCompletionRequest) -> str | None:
 
 
 def ignored_fields(req: oai.ChatCompletionRequest) -> list[str]:
-    return [name for name in IGNORED if getattr(req, name) is not None]
+    ignored = [name for name in IGNORED if getattr(req, name) is not None]
+    if req.stream_options is not None and req.stream_options.include_obfuscation:
+        # OpenAI pads stream chunks against length side channels; nothing here pads.
+        ignored.append("stream_options.include_obfuscation")
+    if any(isinstance(t, oai.CustomTool) for t in req.tools or ()):
+        ignored.append("tools.custom")
+    return ignored
 
 
 def _function_specs(
     req: oai.ChatCompletionRequest, opts: build.Options
 ) -> list[giga.ChatFunctionSpecification]:
-    functions = [t.function for t in req.tools or () if t.type == "function" and t.function]
-    functions += req.functions or []
-    return [build.function_spec(f.name, f.description, _raw(f.parameters), opts) for f in functions]
-
-
-def _raw(value: msgspec.Raw) -> bytes | None:
-    raw = bytes(value)
-    return raw if raw and raw != b"null" else None
+    functions = [
+        (f"tools[{i}].function", t.function)
+        for i, t in enumerate(req.tools or ())
+        if isinstance(t, oai.FunctionTool)
+    ]
+    functions += [(f"functions[{i}]", f) for i, f in enumerate(req.functions or ())]
+    return [
+        build.function_spec(
+            f.name, f.description, build.client_schema(f.parameters, f"{where}.parameters"), opts
+        )
+        for where, f in functions
+    ]
 
 
 def _tool_config(req: oai.ChatCompletionRequest, names: list[str]) -> giga.ChatToolConfig | None:
@@ -115,6 +130,10 @@ def _tool_config(req: oai.ChatCompletionRequest, names: list[str]) -> giga.ChatT
     if choice is None or not names:
         return None
     if isinstance(choice, oai.NamedToolChoice):
+        if choice.function is None and choice.type == "function":
+            raise errors.BadRequest(
+                "tool_choice of type 'function' needs `function`", param="tool_choice.function"
+            )
         if choice.function is None:
             raise errors.Unsupported(
                 f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
@@ -125,11 +144,7 @@ def _tool_config(req: oai.ChatCompletionRequest, names: list[str]) -> giga.ChatT
     if choice == "required":
         name = build.require_one(names, "tool_choice 'required'")
         return giga.ChatToolConfig(mode="forced", function_name=name)
-    if choice == "auto":
-        return build.tool_config("auto")
-    if choice == "none":
-        return build.tool_config("none")
-    raise errors.BadRequest(f"Invalid tool_choice {choice!r}", param="tool_choice")
+    return build.tool_config(choice)  # "auto" or "none"
 
 
 def _forced(name: str, names: list[str]) -> giga.ChatToolConfig | None:
@@ -154,7 +169,7 @@ def _response_format(
             param="response_format",
         )
     js = fmt.json_schema
-    schema = _raw(js.schema)
+    schema = build.client_schema(js.schema, "response_format.json_schema.schema")
     if schema is None:
         raise errors.BadRequest(
             "response_format.json_schema.schema is required", param="response_format"

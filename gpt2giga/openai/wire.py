@@ -8,11 +8,21 @@ cache on those bytes. Imports only msgspec and typing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 # --- requests ---------------------------------------------------------------------
+
+
+# OpenAI's documented ranges: a value outside them is the client's mistake, not
+# something to send GigaChat.
+Temperature = Annotated[float, Meta(ge=0, le=2)]
+TopP = Annotated[float, Meta(ge=0, le=1)]
+# Counts are int32 on the vendors' wires (Gemini's proto says so); anything
+# larger is no count at all, and would only fail upstream.
+Positive = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1)]  # a function GigaChat can call has a name
 
 
 class _In(Struct, kw_only=True):
@@ -116,16 +126,25 @@ Message = (
 
 
 class FunctionDefinition(_In, kw_only=True):
-    name: str
+    name: Name
     description: str | None = None
     # Kept as raw JSON: msgspec cannot put Raw in a union, so absent is Raw(b"").
     parameters: Raw = Raw()
     strict: bool | None = None
 
 
-class Tool(_In, kw_only=True):
-    type: str = "function"
-    function: FunctionDefinition | None = None
+class FunctionTool(_In, kw_only=True, tag_field="type", tag="function"):
+    function: FunctionDefinition
+
+
+class CustomTool(_In, kw_only=True, tag_field="type", tag="custom"):
+    """A free-form-input tool: GigaChat has none; accepted and reported as ignored."""
+
+    custom: dict[str, Any]
+
+
+# The openai SDK's ChatCompletionToolUnionParam: `type` is required and names one of these.
+Tool = FunctionTool | CustomTool
 
 
 class NamedFunction(_In, kw_only=True):
@@ -133,7 +152,7 @@ class NamedFunction(_In, kw_only=True):
 
 
 class NamedToolChoice(_In, kw_only=True):
-    type: str = "function"
+    type: Literal["function", "custom", "allowed_tools"] = "function"
     function: NamedFunction | None = None
 
 
@@ -175,21 +194,21 @@ class ChatCompletionRequest(_In, kw_only=True):
     model: str | None = None
     # Some clients send every unset field as null; null means the default here.
     stream: bool | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    max_tokens: Positive | None = None
+    max_completion_tokens: Positive | None = None
     stop: str | list[str] | None = None
     tools: list[Tool] | None = None
-    tool_choice: str | NamedToolChoice | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     functions: list[FunctionDefinition] | None = None
-    function_call: str | NamedFunction | None = None
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
     reasoning: Reasoning | None = None
     stream_options: StreamOptions | None = None
-    # Accepted, never sent upstream: GigaChat has no equivalent.
-    n: int | None = None
+    # Accepted, never sent upstream: GigaChat has no equivalent (n > 1 is refused).
+    n: Positive | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
     logit_bias: dict[str, float] | None = None
@@ -216,7 +235,7 @@ class EmbeddingsRequest(_In, kw_only=True):
     input: str | list[Any]
     model: str | None = None
     encoding_format: Literal["float", "base64"] | None = None
-    dimensions: int | None = None
+    dimensions: Positive | None = None
     user: str | None = None
 
 

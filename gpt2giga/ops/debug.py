@@ -19,7 +19,7 @@ import msgspec
 from gpt2giga import errors
 from gpt2giga.anthropic import handlers as anthropic
 from gpt2giga.anthropic import translate as anthropic_translate
-from gpt2giga.asgi import Contract, Request, Response, StreamResponse
+from gpt2giga.asgi import Contract, Request, Response, StreamResponse, check_utf8, too_deep
 from gpt2giga.config import Settings
 from gpt2giga.context import Context
 from gpt2giga.gemini import handlers as gemini
@@ -47,7 +47,21 @@ NO_NORMALIZED = (
 )
 
 _encode = msgspec.json.Encoder().encode
-_decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+_decode_fields = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+
+
+def _decode_object(body: bytes) -> dict[str, msgspec.Raw]:
+    """The envelope's fields, refused as the routes refuse a body that is not UTF-8 or
+    nests deeper than msgspec can read (skipping a value recurses too)."""
+    try:
+        check_utf8(body)
+        return _decode_fields(body)
+    except RecursionError:
+        raise Refused(too_deep()) from None
+    except errors.BadRequest as err:
+        raise Refused(err.message) from None
+
+
 # Lax like the GigaChat client's own reading of an answer (a count as "12" is a count).
 _decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
@@ -124,17 +138,25 @@ class DryRun:
         self.token_source = real.token_source
 
     async def chat(
-        self, req: giga.ChatCompletionRequest, contract: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> giga.ChatCompletionResponse:
         if self._answer is None:
-            raise Sent(self._real.encode_chat(req, contract, stream=False), stream=False)
+            raise Sent(self._real.encode_chat(req, contract, False, extra), stream=False)
         return self._answer
 
     async def stream(
-        self, req: giga.ChatCompletionRequest, contract: Contract, auth: TokenSource | None = None
+        self,
+        req: giga.ChatCompletionRequest,
+        contract: Contract,
+        auth: TokenSource | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
         if self._answer is None:
-            raise Sent(self._real.encode_chat(req, contract, stream=True), stream=True)
+            raise Sent(self._real.encode_chat(req, contract, True, extra), stream=True)
         raise errors.Unsupported(
             "Debug translate turns a whole answer: send `request` without streaming",
             param="stream",

@@ -526,8 +526,13 @@ def test_provider_tools_become_gigachat_builtins_on_v2() -> None:
     assert prepared.ignored == CLIENT_SIDE
 
 
-def test_provider_tools_are_ignored_on_v1() -> None:
-    prepared = prepare(options(contract="v1"), tools=PROVIDER_TOOLS)
+@pytest.mark.parametrize(
+    "opts",
+    [options(contract="v1"), options(map_builtin_tools=False)],
+    ids=["v1", "v2-mapping-disabled"],
+)
+def test_provider_tools_are_ignored_on_v1_or_when_not_mapped(opts: Options) -> None:
+    prepared = prepare(opts, tools=PROVIDER_TOOLS)
     assert "tools" not in v2(prepared)
     assert "functions" not in v1(prepared)
     assert prepared.ignored == [

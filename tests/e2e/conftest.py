@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,7 +86,7 @@ def base_env() -> dict[str, str]:
 def fake_gigachat() -> Iterator[Server]:
     """The fake GigaChat under Granian, validating every chat request with the SDK's models."""
     port = free_port()
-    env = {**base_env(), "FAKE_GIGACHAT_VALIDATE": "1"}
+    env = {**base_env(), "FAKE_GIGACHAT_VALIDATE": "1", "FAKE_GIGACHAT_KEEP_RECEIVED": "1000"}
     args = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--no-ws",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -94,6 +95,12 @@ def fake_gigachat() -> Iterator[Server]:
     server = spawn(args, env, f"http://127.0.0.1:{port}", "/api/v1/models")
     yield server
     server.stop()
+
+
+def received(fake: Server, request_id: str) -> tuple[str, dict[str, Any]]:
+    """The contract and chat body the fake GigaChat got for a client's `X-Request-ID`."""
+    shown = httpx.get(f"{fake.url}/api/_fake/received/{request_id}").json()
+    return shown["contract"], shown["body"]
 
 
 GatewayFactory = Callable[..., Server]

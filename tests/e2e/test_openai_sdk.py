@@ -193,4 +193,4 @@ def test_sigterm_lets_an_inflight_stream_finish(start_gateway: GatewayFactory) -
         text = b"".join(received)
         assert text.endswith(b"data: [DONE]\n\n")
         assert text.count(b'"content":"word') == 20
-        assert server.proc.wait(15) == 0
+        assert server.proc.wait(15) == 0, server.output()

@@ -84,7 +84,11 @@ def test_sigterm_past_the_drain_timeout_ends_a_stream_cleanly_and_keeps_its_reco
     assert "draining" in server.output()
     records = [json.loads(line) for line in traffic.read_text().splitlines()]
     (cut,) = [r for r in records if r["request_id"] == "cut-1"]  # besides start-up's /health
-    assert (cut["route"], cut["status"], cut["error"]) == ("/chat/completions", 200, "overloaded")
+    assert (cut["route"], cut["status_code"], cut["error_type"]) == (
+        "/chat/completions",
+        200,
+        "overloaded",
+    )
 
 
 def test_https_through_granian_serves_the_openai_sdk(

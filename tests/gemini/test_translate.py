@@ -483,19 +483,22 @@ def test_a_declaration_with_both_schemas_is_refused() -> None:
     ("contract_", "tools", "ignored"),
     [
         ("v2", [{"web_search": {}}, {"url_content_extraction": {}}, {"code_interpreter": {}}], []),
-        (
-            "v1",
-            None,
-            [
-                "tools.googleSearch",
-                "tools.googleSearchRetrieval",
-                "tools.urlContext",
-                "tools.codeExecution",
-            ],
+        *(
+            (
+                contract_,
+                None,
+                [
+                    "tools.googleSearch",
+                    "tools.googleSearchRetrieval",
+                    "tools.urlContext",
+                    "tools.codeExecution",
+                ],
+            )
+            for contract_ in ("v1", "v2-unmapped")
         ),
     ],
 )
-def test_builtin_tools_map_on_v2_and_are_reported_on_v1(
+def test_builtin_tools_map_on_v2_and_are_reported_on_v1_or_unmapped(
     contract_: str, tools: Any, ignored: list[str]
 ) -> None:
     body = {
@@ -505,7 +508,8 @@ def test_builtin_tools_map_on_v2_and_are_reported_on_v1(
             {"codeExecution": {}, "googleMaps": {}},
         ]
     }
-    prepared = prepare(options(contract=contract_), **body)
+    opts = options(contract="v2", map_builtin_tools=False) if contract_ == "v2-unmapped" else None
+    prepared = prepare(opts or options(contract=contract_), **body)
     assert v2(prepared).get("tools") == tools
     assert prepared.ignored == ["tools.googleMaps", *ignored]
 
@@ -776,6 +780,7 @@ def test_fields_gigachat_cannot_apply_are_listed_as_ignored() -> None:
             "responseLogprobs": False,
         },
         "tools": [{"retrieval": {}, "mcpServers": [{}]}],
+        "toolConfig": {"retrievalConfig": {"languageCode": "ru"}},
     }
     assert prepare(**body).ignored == [
         "safetySettings",
@@ -789,6 +794,7 @@ def test_fields_gigachat_cannot_apply_are_listed_as_ignored() -> None:
         "generationConfig.responseModalities",
         "tools.retrieval",
         "tools.mcpServers",
+        "toolConfig.retrievalConfig",
     ]
 
 
@@ -817,7 +823,6 @@ def test_count_request_takes_either_form() -> None:
         ([{"text": "a"}, {"text": "b"}], "a\nb"),
         ([{"text": ""}], None),
         ([{"inlineData": {"data": "AA=="}}], None),
-        ([], None),
     ],
 )
 def test_embedding_text_takes_text_parts_only(parts: Any, expected: str | None) -> None:

@@ -1076,6 +1076,29 @@ def test_encode_chat_gives_exact_bytes(
     assert encode(HI, contract, stream, **env) == expected
 
 
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        ("v1", V1_HI + b',"profanity_check":false}'),
+        ("v2", V2_HI + b',"disable_filter":true}'),
+    ],
+)
+def test_the_requests_own_filter_choice_beats_the_operators_default(
+    contract: str, expected: bytes
+) -> None:
+    req = msgspec.structs.replace(HI, disable_filter=True)
+    assert encode(req, contract, False, GIGACHAT_PROFANITY_CHECK="true") == expected
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+def test_extra_fields_merge_into_the_body_and_typed_fields_win(contract: str) -> None:
+    client = GigaChatClient(make_settings().gigachat, httpx.AsyncClient())
+    extra = {"new_knob": {"a": 1}, "model": "Other", "messages": []}
+    body = client.encode_chat(HI, contract, True, extra)  # type: ignore[arg-type]
+    plain = client.encode_chat(HI, contract, True)  # type: ignore[arg-type]
+    assert msgspec.json.decode(body) == {"new_knob": {"a": 1}, **msgspec.json.decode(plain)}
+
+
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 @pytest.mark.parametrize("flag", [True, False])
 def test_stream_is_on_the_wire_only_when_streaming(contract: str, flag: bool) -> None:

@@ -322,6 +322,27 @@ def test_model_options_are_flattened() -> None:
     }
 
 
+def test_gigachat_native_options_take_their_v1_places() -> None:
+    req = request(
+        [text("user", "x")],
+        disable_filter=True,
+        ranker_options=giga.ChatRankerOptions(enabled=True, top_n=3, embeddings_model="Emb"),
+        # v1 has no place for these: left out (the client is told by gigachat/native.py).
+        filter_config=giga.ChatFilterConfig(
+            request_content=giga.ChatFilterContentConfig(neuro=False)
+        ),
+        user_info=giga.ChatUserInfo(timezone="Europe/Moscow"),
+        model_options=giga.ChatModelOptions(preset="creative", unnormalized_history=True),
+    )
+    assert v1_body(req, profanity=True) == {
+        "model": "GigaChat-2-Max",
+        "messages": [{"role": "user", "content": "x"}],
+        # The request's own choice wins over the operator's GIGACHAT_PROFANITY_CHECK.
+        "profanity_check": False,
+        "function_ranker": {"enabled": True, "top_n": 3},
+    }
+
+
 @pytest.mark.parametrize(
     ("fmt", "expected"),
     [
@@ -357,7 +378,6 @@ def test_v2_only_fields_do_not_reach_v1() -> None:
     req = request(
         [text("user", "x")],
         storage=giga.ChatStorage(thread_id="t-1", limit=5),
-        disable_filter=True,
         tools_state_id=STATE,
         stream=True,
     )

@@ -148,9 +148,25 @@ def test_base64_in_every_spelling_clients_send_decodes(encoded: str) -> None:
     assert files.decode_base64(encoded, "x").startswith(PNG)
 
 
-def test_bad_base64_is_a_bad_request_naming_the_part() -> None:
-    with pytest.raises(errors.BadRequest, match=r"contents\[0\].parts\[0\]: the data is not"):
-        files.decode_base64("a", "contents[0].parts[0]")
+@pytest.mark.parametrize(
+    ("encoded", "says"),
+    [
+        ("a", "the data is not valid base64"),  # one character past a whole group
+        ("@@@@", "the data is not valid base64"),  # Python's lenient decoder skips these: b""
+        ("iVBORw0K!!GgoAAAANSUhEUg==", "the data is not valid base64"),
+        ("iVBORw0KGgo=AAAANSUhEUg==", "the data is not valid base64"),  # data after padding
+        ("aGk===", "the data is not valid base64"),
+        ("aGVsbG8gd29ybGQ=\x00", "the data is not valid base64"),
+        ("привет", "the data is not valid base64"),
+        ("", "the data is empty"),
+        ("  \n ", "the data is empty"),
+    ],
+)
+def test_bad_base64_is_a_bad_request_naming_the_part(encoded: str, says: str) -> None:
+    with pytest.raises(errors.BadRequest) as caught:
+        files.decode_base64(encoded, "contents[0].parts[0]")
+    assert caught.value.message == f"contents[0].parts[0]: {says}"
+    assert caught.value.param == "contents[0].parts[0]"
 
 
 @pytest.mark.parametrize(

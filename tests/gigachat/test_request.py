@@ -46,6 +46,17 @@ def test_options_are_built_from_settings_and_the_route() -> None:
     assert build.Options.build(settings, "v1", None).model == "GigaChat-2"
 
 
+@pytest.mark.parametrize(
+    ("contract", "disabled", "builtins"),
+    [("v2", False, True), ("v2", True, False), ("v1", False, False)],
+)
+def test_provider_tools_map_to_builtins_only_on_v2_and_unless_disabled(
+    contract: Any, disabled: bool, builtins: bool
+) -> None:
+    settings = Settings(proxy=ProxySettings(disable_builtin_tool_mapping=disabled))
+    assert build.Options.build(settings, contract, None).builtins is builtins
+
+
 # --- effort ---------------------------------------------------------------------------
 
 

@@ -122,6 +122,23 @@ async def test_an_upstream_stream_carries_the_id_too(upstream: respx.MockRouter)
     assert chat.calls[0].request.headers["x-request-id"] == "s-1"
 
 
+async def test_forward_headers_adds_an_operators_headers_spelled_as_configured(
+    upstream: respx.MockRouter,
+) -> None:
+    chat = upstream.post(V1_CHAT).respond(json=V1_ANSWER)
+    app = build_app(GPT2GIGA_FORWARD_HEADERS="X-Tenant-ID, x-custom")
+    headers = {**CLIENT_HEADERS, "x-tenant-id": "t-9"}
+    async with over(app) as c:
+        r = await c.post("/v1/chat/completions", json=HELLO, headers=headers)
+    assert r.status_code == 200
+    sent = chat.calls[0].request.headers
+    assert {k: sent[k] for k in FORWARDED} == FORWARDED
+    assert (sent["x-tenant-id"], sent["x-custom"]) == ("t-9", "not-forwarded")
+    assert (b"X-Tenant-ID", b"t-9") in chat.calls[0].request.headers.raw
+    for name in ("cookie", "x-api-key", "x-stainless-os", "anthropic-version"):
+        assert name not in sent
+
+
 def test_generated_request_ids_are_distinct_uuid4_strings() -> None:
     ids = [new_request_id() for _ in range(1000)]
     assert len(set(ids)) == 1000

@@ -488,9 +488,8 @@ def test_tool_choice_becomes_tool_config(body: Any, hub: Any, legacy: Any) -> No
             errors.BadRequest,
             "invalid_request",
         ),
-        ({"tools": [WEATHER], "tool_choice": "sometimes"}, errors.BadRequest, "invalid_request"),
     ],
-    ids=["required-with-several", "allowed-tools", "named-unknown", "unknown-word"],
+    ids=["required-with-several", "allowed-tools", "named-unknown"],
 )
 def test_tool_choice_gigachat_cannot_honour_is_rejected(
     body: Any, exc: type[errors.GatewayError], kind: str

@@ -129,6 +129,28 @@ async def test_the_gigachat_payload_is_what_the_route_sends(
     assert result["attachments"] == []
 
 
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+@pytest.mark.parametrize("dialect", ["openai", "responses", "anthropic"])
+async def test_gigachat_fields_and_extra_body_are_in_the_payload_too(
+    respx_app: App, upstream: respx.MockRouter, dialect: str, contract: str
+) -> None:
+    extra = {"repetition_penalty": 1.1, "extra_body": {"flags": ["f1"], "new_knob": 1}}
+    payload = REQUESTS[dialect] | extra
+    chat = mock_chat(upstream, contract, False)
+    async with respx_app(**ON) as app:
+        routed = await app.post(route_path(dialect, contract, False), json=payload)
+        out = await translate(
+            app,
+            **{"from": dialect, "to": "gigachat", "payload": payload, "contract": contract},
+            requested_model=MODEL,
+        )
+    assert routed.status_code == 200, routed.text
+    assert out.status_code == 200, out.text
+    sent = json.loads(chat.calls[-1].request.content)
+    assert out.json()["payload"] == sent
+    assert (sent["new_knob"], sent["flags"]) == (1, ["f1"])
+
+
 @pytest.mark.parametrize(
     ("path", "env", "contract"),
     [
@@ -464,6 +486,30 @@ async def test_envelope_errors_are_400s_with_a_detail(
         )
     else:
         assert out.json() == {"detail": message}
+    assert upstream.calls.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        (b'{"from": "openai", "to": "gigachat", "payload": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+         "Request body is JSON nested too deeply"),
+        (b'{"from": "openai", "to": "gigachat", "payload": {"x": "\xc3\x28"}}',
+         "Request body is not valid UTF-8"),
+    ],
+    ids=["depth", "utf-8"],
+)  # fmt: skip
+async def test_an_envelope_too_deep_or_not_utf8_is_a_400(
+    respx_app: App, upstream: respx.MockRouter, body: bytes, start: str
+) -> None:
+    async with respx_app(**ON) as app:
+        out = await app.post(
+            "/_debug/translate",
+            content=body,
+            headers={**ADMIN, "content-type": "application/json"},
+        )
+    assert out.status_code == 400
+    assert out.json()["detail"].startswith(start)
     assert upstream.calls.call_count == 0
 
 

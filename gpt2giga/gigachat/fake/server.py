@@ -14,6 +14,9 @@ the answer) and answers with its `thread_id`; `storage.thread_id` continues it.
 Files referenced by a chat request must have been uploaded, and the answer
 names them (`[files: <id>, …]`) so tests can follow the round trip.
 Model names `error-<status>` and `stream-break` inject failures.
+With `keep_received=N` the last N chat bodies are kept by the caller's
+`X-Request-ID` and shown at `GET /api/_fake/received/{id}`: what GigaChat got,
+for tests that drive the fake from another process.
 With `validate=True` every chat request is checked against the gigachat SDK's
 own pydantic models first (imported only then: it is slow and large).
 """
@@ -64,6 +67,8 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("Embeddings", "embedder"),
     ("EmbeddingsGigaR", "embedder"),
 )
+CHAT_PATHS = {"/api/v1/chat/completions": "v1", "/api/v2/chat/completions": "v2"}
+RECEIVED = "/api/_fake/received/"
 _encode = msgspec.json.Encoder().encode
 _decode_v1 = msgspec.json.Decoder(giga.ChatV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionRequest).decode
@@ -80,6 +85,7 @@ class FakeConfig(msgspec.Struct, kw_only=True):
     ttfb_ms: float = 0.0
     chunk_ms: float = 0.0
     validate: bool = False
+    keep_received: int = 0
 
 
 class FakeError(Exception):
@@ -97,6 +103,7 @@ class FakeGigaChat:
         self.config = config or FakeConfig()
         self.tokens: dict[str, float] = {}
         self.requests: list[tuple[str, bytes]] = []
+        self.received: dict[str, tuple[str, bytes]] = {}
         self.files: dict[str, giga.UploadedFile] = {}
         self.threads: dict[str, list[giga.ChatMessage]] = {}
         self.auth_calls = 0
@@ -124,11 +131,13 @@ class FakeGigaChat:
             return await _json(send, self._oauth(scope, body))
         if path == "/api/v1/token" and method == "POST":
             return await _json(send, self._password_token(scope))
+        if path.startswith(RECEIVED) and method == "GET":
+            return await self._shown(path.removeprefix(RECEIVED), send)
         self._check_token(scope)
-        if path == "/api/v1/chat/completions" and method == "POST":
-            return await self._chat(body, "v1", send)
-        if path == "/api/v2/chat/completions" and method == "POST":
-            return await self._chat(body, "v2", send)
+        if path in CHAT_PATHS and method == "POST":
+            contract_ = CHAT_PATHS[path]
+            self._keep(scope, contract_, body)
+            return await self._chat(body, contract_, send)
         if path == "/api/v1/models" and method == "GET":
             return await _json(
                 send, giga.Models(data=[_model(m, t) for m, t in MODELS], object="list")
@@ -151,6 +160,22 @@ class FakeGigaChat:
         if path == "/api/v1/files" and method == "POST":
             return await _json(send, self._upload(scope, body))
         raise FakeError(404, "Not found")
+
+    def _keep(self, scope: Scope, contract_: str, body: bytes) -> None:
+        if not self.config.keep_received:
+            return
+        request_id = dict(scope["headers"]).get(b"x-request-id", b"").decode()
+        self.received.pop(request_id, None)
+        self.received[request_id] = (contract_, body)
+        while len(self.received) > self.config.keep_received:
+            del self.received[next(iter(self.received))]
+
+    async def _shown(self, request_id: str, send: Send) -> None:
+        found = self.received.get(request_id)
+        if found is None:
+            raise FakeError(404, "No chat request with that X-Request-ID was kept")
+        contract_, body = found
+        await _json(send, {"contract": contract_, "body": msgspec.Raw(body)})
 
     # --- auth ------------------------------------------------------------------
 
@@ -414,5 +439,6 @@ def app_from_env() -> FakeGigaChat:
             chunk_ms=float(os.environ.get("FAKE_GIGACHAT_CHUNK_MS", "0")),
             validate=os.environ.get("FAKE_GIGACHAT_VALIDATE", "") == "1",
             static_token=os.environ.get("FAKE_GIGACHAT_STATIC_TOKEN") or None,
+            keep_received=int(os.environ.get("FAKE_GIGACHAT_KEEP_RECEIVED", "0")),
         )
     )

@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors, sse
+from gpt2giga import errors, fields, sse
 from gpt2giga.asgi import Contract, Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer
+from gpt2giga.gigachat import answer, native
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.reader import UpstreamStream
@@ -39,6 +39,10 @@ async def create(ctx: Context, request: Request) -> Response | StreamResponse:
     req = parse(_decode, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
     turn = translate.to_giga(req, opts, await _previous(ctx, req.previous_response_id))
+    taken = native.apply(turn.prepared, fields.scan(request.body, rsp.ResponsesRequest), opts)
+    if turn.full is not None:
+        # The same fields on the fallback; what it would name was named above.
+        native.place(turn.full, taken, opts, turn.prepared.structured is not None)
     if turn.store:
         ctx.responses.check()
     auth = ctx.auth_for(request)
@@ -78,24 +82,24 @@ async def _chat(
     ctx: Context, turn: translate.Turn, contract: Contract, auth: TokenSource | None
 ) -> giga.ChatCompletionResponse:
     try:
-        return await ctx.upstream.chat(turn.prepared.request, contract, auth)
+        return await ctx.upstream.chat(turn.prepared.request, contract, auth, turn.prepared.extra)
     except errors.NotFound:
         if turn.full is None:
             raise
     turn.prepared.request = turn.full
-    return await ctx.upstream.chat(turn.full, contract, auth)
+    return await ctx.upstream.chat(turn.full, contract, auth, turn.prepared.extra)
 
 
 async def _open(
     ctx: Context, turn: translate.Turn, contract: Contract, auth: TokenSource | None
 ) -> UpstreamStream:
     try:
-        return await ctx.upstream.stream(turn.prepared.request, contract, auth)
+        return await ctx.upstream.stream(turn.prepared.request, contract, auth, turn.prepared.extra)
     except errors.NotFound:
         if turn.full is None:
             raise
     turn.prepared.request = turn.full
-    return await ctx.upstream.stream(turn.full, contract, auth)
+    return await ctx.upstream.stream(turn.full, contract, auth, turn.prepared.extra)
 
 
 async def _relay(

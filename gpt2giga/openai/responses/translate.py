@@ -34,6 +34,17 @@ IGNORED = (
 # OpenAI hosted tools -> GigaChat v2 built-ins; v1 has none of them.
 BUILTIN = {"image_generation": "image_generate", "code_interpreter": "code_interpreter"}
 WEB_SEARCH = "web_search"  # every `web_search*` variant (preview, dated, Codex's cached mode)
+# The other tool types of the openai SDK's `ToolParam`: the client's or OpenAI's
+# to run, nothing GigaChat can use; accepted and reported as ignored. A type
+# outside these (and `web_search*`) is a mistake, refused naming the tool.
+OTHER_TOOLS = frozenset(
+    {
+        "file_search", "computer", "computer_use_preview", "mcp", "programmatic_tool_calling",
+        "local_shell", "shell", "custom", "tool_search", "apply_patch",
+    }
+)  # fmt: skip
+# What a `namespace` groups (the SDK's `NamespaceToolParam.tools`).
+NAMESPACED_TOOLS = frozenset({"function", "custom"})
 
 
 class Turn(msgspec.Struct, kw_only=True):
@@ -83,15 +94,22 @@ def to_giga(
         model=opts.model,
         messages=[],
         model_options=options,
-        tools=build.tools(tools.specs, tools.builtins if opts.contract == "v2" else None),
+        tools=build.tools(tools.specs, tools.builtins),
         tool_config=config,
     )
     ignored = [name for name in IGNORED if getattr(req, name) is not None]
     if req.text is not None and isinstance(req.text.verbosity, str):
         ignored.append("text.verbosity")
+    if req.reasoning is not None:
+        # GigaChat's reasoning comes back as it is: its summary cannot be asked for.
+        ignored += [
+            f"reasoning.{name}"
+            for name in ("summary", "generate_summary")
+            if getattr(req.reasoning, name) is not None
+        ]
     ignored += tools.ignored
-    if opts.contract == "v1" and isinstance(req.tool_choice, rsp.ToolChoice):
-        ignored += ["tool_choice"] if _builtin(req.tool_choice.type) else []
+    if _unforced_builtin(req.tool_choice, config):
+        ignored.append("tool_choice")
     prepared = build.Prepared(
         request=request,
         structured=structured,
@@ -165,25 +183,35 @@ def _builtin(kind: str) -> str | None:
 def _tools(raws: list[msgspec.Raw], opts: build.Options) -> Tools:
     out = Tools()
     for i, raw in enumerate(raws):
-        kind = _decoded(_decode_tool_type, raw, f"tools[{i}]").type
+        where = f"tools[{i}]"
+        kind = _decoded(_decode_tool_type, raw, where).type
         if kind == "function":
-            _function(out, _decoded(_decode_function, raw, f"tools[{i}]"), None, opts)
+            _function(out, _decoded(_decode_function, raw, where), None, where, opts)
         elif kind == "namespace":
-            group = _decoded(_decode_namespace, raw, f"tools[{i}]")
+            group = _decoded(_decode_namespace, raw, where)
             for j, inner in enumerate(group.tools):
-                where = f"tools[{i}].tools[{j}]"
-                inner_kind = _decoded(_decode_tool_type, inner, where).type
+                at = f"{where}.tools[{j}]"
+                inner_kind = _known(
+                    _decoded(_decode_tool_type, inner, at).type, NAMESPACED_TOOLS, at
+                )
                 if inner_kind == "function":
-                    _function(out, _decoded(_decode_function, inner, where), group.name, opts)
+                    _function(out, _decoded(_decode_function, inner, at), group.name, at, opts)
                 else:
                     _ignore(out, inner_kind)
-        elif (name := _builtin(kind)) is not None and opts.contract == "v2":
-            if all(getattr(t, name) is None for t in out.builtins):
+        elif (name := _builtin(kind)) is not None:
+            if not opts.builtins:  # v1 has none; GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING
+                _ignore(out, kind)
+            elif all(getattr(t, name) is None for t in out.builtins):
                 out.builtins.append(_builtin_tool(name))
         else:
-            # file_search, computer, mcp, local_shell, custom, ... and built-ins on v1.
-            _ignore(out, kind)
+            _ignore(out, _known(kind, OTHER_TOOLS, where))
     return out
+
+
+def _known(kind: str, known: frozenset[str], where: str) -> str:
+    if kind not in known:
+        raise errors.BadRequest(f"{where}: unknown tool type {kind!r}", param=f"{where}.type")
+    return kind
 
 
 def _builtin_tool(name: str) -> giga.ChatTool:
@@ -200,14 +228,13 @@ def _ignore(out: Tools, kind: str) -> None:
 
 
 def _function(
-    out: Tools, tool: rsp.FunctionTool, namespace: str | None, opts: build.Options
+    out: Tools, tool: rsp.FunctionTool, namespace: str | None, where: str, opts: build.Options
 ) -> None:
     flat = tool.name if namespace is None else flat_name(namespace, tool.name, out.names)
     if flat in out.names:
         raise errors.BadRequest(f"Two tools are named {flat!r}", param="tools")
     out.names[flat] = (namespace, tool.name)
-    raw = bytes(tool.parameters)
-    params = raw if raw and raw != b"null" else None
+    params = build.client_schema(tool.parameters, f"{where}.parameters")
     out.specs.append(build.function_spec(flat, tool.description, params, opts))
 
 
@@ -215,30 +242,39 @@ def _function(
 
 
 def _tool_config(
-    choice: str | rsp.ToolChoice | None, names: list[str], tools: Tools, opts: build.Options
+    choice: rsp.Choice | rsp.ToolChoice | None,
+    names: list[str],
+    tools: Tools,
+    opts: build.Options,
 ) -> giga.ChatToolConfig | None:
     if choice is None or not (names or tools.builtins):
         return None
-    if isinstance(choice, str):
-        if choice == "auto":
-            return build.tool_config("auto")
-        if choice == "none":
-            return build.tool_config("none")
+    if not isinstance(choice, rsp.ToolChoice):
         if choice == "required":
             name = build.require_one(names, "tool_choice 'required'")
             return giga.ChatToolConfig(mode="forced", function_name=name)
-        raise errors.BadRequest(f"Invalid tool_choice {choice!r}", param="tool_choice")
+        return build.tool_config(choice)
     if choice.type == "function" and choice.name:
         return _forced(choice.name, tools)
     if choice.type == "allowed_tools":
         return _allowed(choice, tools)
     builtin = _builtin(choice.type)
     if builtin is not None:
-        forced = opts.contract == "v2" and any(getattr(t, builtin) for t in tools.builtins)
+        forced = opts.builtins and any(getattr(t, builtin) for t in tools.builtins)
         return giga.ChatToolConfig(mode="forced", tool_name=builtin) if forced else None
     raise errors.Unsupported(
         f"tool_choice of type {choice.type!r} is not supported", param="tool_choice"
     )
+
+
+def _unforced_builtin(
+    choice: str | rsp.ToolChoice | None, config: giga.ChatToolConfig | None
+) -> bool:
+    """A choice of a hosted tool that GigaChat is not forced to (v1, unmapped, or not offered)."""
+    if not isinstance(choice, rsp.ToolChoice):
+        return False
+    builtin = _builtin(choice.type)
+    return builtin is not None and (config is None or config.tool_name != builtin)
 
 
 def _forced(name: str, tools: Tools) -> giga.ChatToolConfig | None:
@@ -272,7 +308,7 @@ def _text_format(
             "use json_schema with a schema",
             param="text.format",
         )
-    schema = bytes(fmt.schema)
-    if not schema or schema == b"null":
+    schema = build.client_schema(fmt.schema, "text.format.schema")
+    if schema is None:
         raise errors.BadRequest("text.format.schema is required", param="text.format.schema")
     return build.structured(opts, fmt.name, schema, fmt.strict, specs, fmt.description)

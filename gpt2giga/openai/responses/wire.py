@@ -11,11 +11,21 @@ Imports only msgspec and typing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 # --- requests ---------------------------------------------------------------------
+
+
+# OpenAI's documented ranges: a value outside them is the client's mistake, not
+# something to send GigaChat.
+Temperature = Annotated[float, Meta(ge=0, le=2)]
+TopP = Annotated[float, Meta(ge=0, le=1)]
+# Counts are int32 on the vendors' wires (Gemini's proto says so); anything
+# larger is no count at all, and would only fail upstream.
+Positive = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+Name = Annotated[str, Meta(min_length=1)]  # a function GigaChat can call has a name
 
 
 class _In(Struct, kw_only=True):
@@ -99,7 +109,7 @@ class ToolType(_In, kw_only=True):
 
 
 class FunctionTool(_In, kw_only=True):
-    name: str
+    name: Name
     description: str | None = None
     # Kept as raw JSON: msgspec cannot put Raw in a union, so absent is Raw(b"").
     parameters: Raw = Raw()
@@ -155,6 +165,9 @@ class ReasoningConfig(_In, kw_only=True):
     generate_summary: str | None = None
 
 
+Choice = Literal["none", "auto", "required"]
+
+
 class ResponsesRequest(_In, kw_only=True):
     input: str | list[Raw]
     model: str | None = None
@@ -162,13 +175,13 @@ class ResponsesRequest(_In, kw_only=True):
     # Some clients send every unset field as null; null means the default here.
     stream: bool | None = None
     tools: list[Raw] | None = None
-    tool_choice: str | ToolChoice | None = None
+    tool_choice: Choice | ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
+    max_output_tokens: Positive | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
     previous_response_id: str | None = None
     store: bool | None = None
     background: bool | None = None

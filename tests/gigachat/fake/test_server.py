@@ -1162,3 +1162,31 @@ def test_app_from_env_reads_fake_gigachat_variables(monkeypatch: pytest.MonkeyPa
         True,
         "bench",
     )
+
+
+# --- what the fake received, for tests in another process ------------------------------
+
+
+async def test_kept_bodies_are_shown_by_request_id_and_bounded(fakes: Callable[..., Giga]) -> None:
+    giga_ = fakes(keep_received=2)
+    token = await giga_.token()
+    bodies = [
+        ("v1", {"model": "GigaChat", "messages": [user("one")], "flags": ["a"]}),
+        ("v2", {"model": "GigaChat", "messages": [v2_user("two")]}),
+        ("v1", {"model": "GigaChat", "messages": [user("three")]}),
+    ]
+    for n, (contract, body) in enumerate(bodies):
+        headers = {"Authorization": f"Bearer {token}", "X-Request-ID": f"r-{n}"}
+        url = f"https://giga.test/api/{contract}/chat/completions"
+        assert (await giga_.http.post(url, json=body, headers=headers)).status_code == 200
+    shown = await giga_.http.get("https://giga.test/api/_fake/received/r-1")
+    assert shown.json() == {"contract": "v2", "body": bodies[1][1]}
+    gone = await giga_.http.get("https://giga.test/api/_fake/received/r-0")
+    assert gone.status_code == 404
+
+
+async def test_nothing_is_kept_unless_asked(fake_giga: Giga) -> None:
+    await fake_giga.chat({"model": "GigaChat", "messages": [user("x")]})
+    assert fake_giga.app.received == {}
+    shown = await fake_giga.http.get("https://giga.test/api/_fake/received/")
+    assert shown.status_code == 404

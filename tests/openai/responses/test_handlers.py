@@ -262,49 +262,6 @@ async def test_stream_request_failing_before_the_first_byte_is_a_plain_error(
     }
 
 
-# --- bad input ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("content", "status", "param", "says"),
-    [
-        (b'{"model": "GigaChat"}', 400, "input", "missing required field `input`"),
-        (b'{"input": 5}', 400, "input", "Expected `str | array`"),
-        (b'{"input": "x", "stream": "yes"}', 400, "stream", "$.stream"),
-        (b'{"input": [{"role": "user", "content": 1}]}', 400, "input[0].content", "$.input[0]"),
-        (b"{not json", 400, None, "not valid JSON"),
-        (b"", 400, None, "empty"),
-        (
-            b'{"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]'
-            b"}]}",
-            400,
-            "input[0].content[0]",
-            "input[0].content[0]: the URL is refused: only https URLs are fetched",
-        ),
-        (b'{"input": "x", "tools": [{"name": "f"}]}', 400, "tools[0].type", "`type`"),
-        (b'{"input": "x", "previous_response_id": "resp_gone"}', 404, "previous_response_id",
-         "resp_gone"),
-        (b'{"input": "x", "background": true}', 400, "background", "not supported"),
-    ],
-)  # fmt: skip
-async def test_bad_request_is_named_and_gigachat_is_not_called(
-    upstream: respx.MockRouter,
-    respx_app: App,
-    content: bytes,
-    status: int,
-    param: str | None,
-    says: str,
-) -> None:
-    route = chat_route(upstream, "v1", answer("chat_text_v1.json"))
-    async with respx_app() as client:
-        r = await client.post("/responses", content=content)
-    assert r.status_code == status
-    error = error_of(r)
-    assert error["param"] == param
-    assert says in error["message"]
-    assert not route.called
-
-
 async def test_upstream_error_status_keeps_its_meaning(
     upstream: respx.MockRouter, respx_app: App
 ) -> None:
@@ -393,6 +350,56 @@ async def test_v2_thread_gigachat_lost_is_replaced_by_the_whole_conversation(
         "messages": [text("user", "a"), text("assistant", "Привет! Как дела?"), text("user", "b")],
         "storage": {},
     }
+
+
+async def test_gigachat_fields_go_with_the_lost_threads_replacement_too(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    gone = answer({"status": 404, "message": "Thread not found"}, status=404)
+    route = chat_route(
+        upstream, "v2", answer(V2_TEXT_WITH_THREAD), gone, answer("chat_text_v2.json")
+    )
+    fields = {"flags": ["f1"], "extra_body": {"repetition_penalty": 1.2, "new_knob": 1}}
+    async with respx_app() as client:
+        first = (await client.post("/v2/responses", json={"model": MODEL, "input": "a"})).json()
+        follow = {"model": MODEL, "input": "b", "previous_response_id": first["id"], **fields}
+        second = await client.post("/v2/responses", json=follow)
+    assert second.status_code == 200
+    assert "x-gpt2giga-ignored" not in second.headers
+    extra = {"new_knob": 1, "model_options": {"repetition_penalty": 1.2}, "flags": ["f1"]}
+    assert sent_json(route, 1) == {
+        "new_knob": 1,
+        "model": MODEL,
+        "messages": [text("user", "b")],
+        "model_options": {"repetition_penalty": 1.2},
+        "storage": {"thread_id": THREAD},
+        "flags": ["f1"],
+    }
+    assert {k: sent_json(route, 2)[k] for k in extra} == extra
+
+
+@pytest.mark.parametrize("contract", ["v1", "v2"])
+async def test_gigachat_fields_from_a_responses_body(
+    upstream: respx.MockRouter, respx_app: App, contract: str
+) -> None:
+    route = chat_route(upstream, contract, answer(f"chat_text_{contract}.json"))
+    body = {
+        "model": MODEL,
+        "input": "Привет",
+        "store": False,
+        # The Responses API has no max_tokens: GigaChat's own fills the gap.
+        "max_tokens": 32,
+        "extra_body": {"update_interval": 0.3, "tools_state_id": "x"},
+    }
+    async with respx_app() as client:
+        r = await client.post(f"/{contract}/responses", json=body)
+    assert r.status_code == 200, r.text
+    sent = sent_json(route)
+    if contract == "v1":
+        assert (sent["max_tokens"], sent["update_interval"]) == (32, 0.3)
+    else:
+        assert sent["model_options"] == {"max_tokens": 32, "update_interval": 0.3}
+    assert r.headers["x-gpt2giga-ignored"] == "store, extra_body.tools_state_id"
 
 
 async def test_v2_lost_thread_on_a_stream_is_replaced_too(
@@ -514,7 +521,8 @@ CODEX_MESSAGES = [
     },
 ]  # fmt: skip
 CODEX_IGNORED = (
-    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity"
+    "include, store, prompt_cache_key, client_metadata, parallel_tool_calls, text.verbosity, "
+    "reasoning.summary"
 )
 
 

@@ -433,8 +433,12 @@ def test_tools_on_v2_functions_flattened_namespaces_and_builtins() -> None:
     ]  # fmt: skip
 
 
-def test_builtins_on_v1_are_ignored_and_reported() -> None:
-    t = turn(V1, tools=[WEATHER, WEB, {"type": "image_generation"}], input="x")
+UNMAPPED = Options(contract="v2", model=MODEL, map_builtin_tools=False)
+
+
+@pytest.mark.parametrize("opts", [V1, UNMAPPED], ids=["v1", "v2-mapping-disabled"])
+def test_builtins_on_v1_or_unmapped_are_ignored_and_reported(opts: Options) -> None:
+    t = turn(opts, tools=[WEATHER, WEB, {"type": "image_generation"}], input="x")
     assert sent(t)["tools"] == [{"functions": {"specifications": [WEATHER_SPEC]}}]
     assert t.prepared.ignored == ["store", "tools.web_search", "tools.image_generation"]
 
@@ -503,7 +507,6 @@ def test_tool_choice(opts: Options, tools: list[Any], choice: Any, config: Any) 
         ("required", errors.Unsupported),  # GigaChat forces one function, not "one of several"
         ({"type": "function", "name": "nope"}, errors.BadRequest),
         ({"type": "mcp", "server_label": "x"}, errors.Unsupported),
-        ("sometimes", errors.BadRequest),
     ],
 )
 def test_tool_choice_gigachat_cannot_honour(choice: Any, error: type[Exception]) -> None:
@@ -512,9 +515,25 @@ def test_tool_choice_gigachat_cannot_honour(choice: Any, error: type[Exception])
     assert type(caught.value) is error
 
 
-def test_builtin_tool_choice_on_v1_is_reported_as_ignored() -> None:
-    t = turn(V1, tools=[WEATHER, WEB], tool_choice={"type": "web_search"}, input="x")
+@pytest.mark.parametrize("opts", [V1, UNMAPPED], ids=["v1", "v2-mapping-disabled"])
+def test_builtin_tool_choice_on_v1_or_unmapped_is_reported_as_ignored(opts: Options) -> None:
+    t = turn(opts, tools=[WEATHER, WEB], tool_choice={"type": "web_search"}, input="x")
     assert "tool_choice" in t.prepared.ignored
+    assert "tool_config" not in sent(t)
+
+
+def test_builtin_tool_choice_without_that_tool_is_reported_as_ignored() -> None:
+    t = turn(V2, tools=[WEATHER], tool_choice={"type": "image_generation"}, input="x")
+    assert "tool_choice" in t.prepared.ignored
+    assert "tool_config" not in sent(t)
+
+
+def test_reasoning_summaries_cannot_be_asked_of_gigachat() -> None:
+    t = turn(
+        reasoning={"effort": "low", "summary": "detailed", "generate_summary": "auto"}, input="x"
+    )
+    assert t.prepared.ignored == ["store", "reasoning.summary", "reasoning.generate_summary"]
+    assert sent(t)["model_options"] == {"reasoning": {"effort": "low"}}
 
 
 # --- options, reasoning, structured output -----------------------------------------------------
