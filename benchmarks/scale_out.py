@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         cwd=WORK,
         log=WORK / "standin.log",
     )
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as redis_dir:
         redis = procs.Proc(
             "redis",
@@ -272,14 +273,17 @@ def main(argv: list[str] | None = None) -> None:
         )  # fmt: skip
         try:
             time.sleep(0.5)
-            workers = workers_part(wrk, args.reps, args.duration)
-            state = state_part(wrk, args.reps, args.duration)
+            # Each part's figures are kept as soon as it ends: a later failure loses no run.
+            results["workers"] = workers = workers_part(wrk, args.reps, args.duration)
+            (WORK / "scale_out.json").write_text(json.dumps(results))
+            results["state"] = state = state_part(wrk, args.reps, args.duration)
+            (WORK / "scale_out.json").write_text(json.dumps(results))
             inside, rows = in_process(args.reps)
+            results["in_process"] = inside
+            (WORK / "scale_out.json").write_text(json.dumps(results))
         finally:
             redis.stop()
             standin.stop()
-    results = {"workers": workers, "state": state, "in_process": inside}
-    (WORK / "scale_out.json").write_text(json.dumps(results))
     text = report(workers, state, args.reps, args.duration) + IN_PROCESS + "\n".join(rows) + "\n"
     (envs.BENCH / "SCALE-OUT.md").write_text(text)
     print(text)

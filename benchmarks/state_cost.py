@@ -104,6 +104,25 @@ async def measure(
     return best
 
 
+async def round_trip(redis_url: str, rounds: int = 5, n: int = 1000) -> float:
+    """µs per PING through the gateway's own Redis path: the floor of any store call."""
+    from gpt2giga.state.redis import RedisBackend
+
+    backend = RedisBackend(
+        redis_url, prefix="bench:", max_connections=4, timeout=1.0, lease_seconds=15
+    )
+    best = float("inf")
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(n):
+                await backend.ping()
+            best = min(best, (time.perf_counter() - start) / n * 1e6)
+    finally:
+        await backend.close()
+    return best
+
+
 def rows(
     best: dict[str, dict[str, float]], cases: list[Case], states: tuple[str, ...]
 ) -> list[str]:
