@@ -1,3 +1,5 @@
+"""`python -m gpt2giga`: the command line."""
+
 from gpt2giga.cli import main
 
 main()

@@ -4,8 +4,9 @@
 Every failure is rendered here, once, in the caller's dialect. Features
 switched off at start-up cost nothing per request. Each request gets an
 `Exchange` (request id, tracing headers, what the GigaChat client saw); when
-it ends, the observers chosen at start-up (metrics, access line, traffic log)
-record it, once, here.
+it ends, it is handed once to `observe` (metrics, access line, traffic log,
+as chosen at start-up). What a request holds (`context.Held`) is given back
+after that, whatever happened.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
-from time import perf_counter
 from typing import TYPE_CHECKING, NamedTuple
 
 from gpt2giga import cors, errors
@@ -34,7 +34,7 @@ from gpt2giga.asgi import (
     send_stream,
 )
 from gpt2giga.config import ConfigError, Settings, auth_required, tracing_on
-from gpt2giga.context import Context
+from gpt2giga.context import HELD, Context, Held
 from gpt2giga.drain import Drain, shutting_down
 from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
@@ -45,7 +45,7 @@ from gpt2giga.observe.exchange import Exchange
 from gpt2giga.observe.observers import Observers, tap
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import translate as openai_translate
-from gpt2giga.openai.responses import handlers as responses
+from gpt2giga.openai.responses.handlers import Responses
 from gpt2giga.ops.system import Ops
 from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
 from gpt2giga.state.store import open_store
@@ -74,9 +74,6 @@ DIALECTS: dict[Dialect, DialectSpec] = {
             ("POST", "/chat/completions", openai.chat_completions),
             ("POST", "/embeddings", openai.embeddings),
             ("GET", "/model/info", openai.model_info),
-            ("POST", "/responses", responses.create),
-            ("GET", "/responses/{response_id}", responses.retrieve),
-            ("DELETE", "/responses/{response_id}", responses.delete),
         ],
         error_body=openai_translate.error_body,
         list_models=openai.list_models,
@@ -108,10 +105,6 @@ DIALECTS: dict[Dialect, DialectSpec] = {
 }
 
 
-async def health(ctx: Context, request: Request) -> Response:
-    return Response(b'{"status":"ok"}')
-
-
 async def models(ctx: Context, request: Request) -> Response | StreamResponse:
     """`/models` is shared: Anthropic and Google clients get their own shapes."""
     return await DIALECTS[sniff(request.scope)].list_models(ctx, request)
@@ -126,10 +119,8 @@ ROUTES: list[RouteSpec] = [
     ("GET", "/models", models, None),
     ("GET", "/models/{model:path}", model, None),
 ]
+# System routes (health, readiness, metrics, logs) are `ops`'s; the dialects' public ones here.
 PUBLIC: list[RouteSpec] = [
-    ("GET", "/health", health, None),
-    ("GET", "/ping", health, None),
-    ("POST", "/ping", health, None),
     # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
     ("GET", "/api/hello", anthropic.hello, "anthropic"),
 ]
@@ -167,10 +158,20 @@ class App:
             self.ring.setFormatter(logs.formatter(settings))
         # What outlives a request: in memory, or shared by workers and replicas.
         self.state = open_store(settings, self.metrics)
-        ops = Ops(self.drain, self.metrics, self.ring, self.database, self, state=self.state)
+        # The Responses routes own the gateway's store of responses: built here, once.
+        self.responses = Responses.from_settings(settings, self.state)
+        ops = Ops(
+            self.drain,
+            self.metrics,
+            self.ring,
+            self.database,
+            self,
+            self.responses.create,
+            self.state,
+        )
         private, public = ops.routes(settings)
-        routes: list[RouteSpec] = [*ROUTES, *private]
-        self.router = Router(routes, [*PUBLIC, *public])
+        stored: list[RouteSpec] = [(m, path, h, "openai") for m, path, h in self.responses.routes()]
+        self.router = Router([*ROUTES, *stored, *private], [*PUBLIC, *public])
         self.limits = self.state.limits(
             p.model_max_connections,
             p.model_max_connections_default,
@@ -180,7 +181,9 @@ class App:
         self.ctx = self._context(upstream) if upstream is not None else None
         self._owns_upstream = upstream is None
         self._hook_signals = hook_signals
-        self._serve = cors.wrap(self._http, cors.Policy(p)) if p.cors_allow_origins else self._http
+        # Pass-through credentials are leased per request; without them nothing is held.
+        http = self._holding if p.pass_token else self._http
+        self._serve = cors.wrap(http, cors.Policy(p)) if p.cors_allow_origins else http
         self._forward = exchange.forwarded(p.forward_headers)
 
     def _context(self, upstream: GigaChatClient) -> Context:
@@ -246,6 +249,16 @@ class App:
             await self.ctx.upstream.aclose()
         await self.state.close()
 
+    async def _holding(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`_http`, and what the request leased given back when it ends (a stream included)."""
+        held = Held()
+        token = HELD.set(held)
+        try:
+            await self._http(scope, receive, send)
+        finally:
+            HELD.reset(token)
+            held.close()
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         ex = self._open(scope["headers"], self._forward)
         ex.scope = scope
@@ -255,16 +268,11 @@ class App:
             try:
                 await self._send(receive, send, response, ex)
             finally:
-                ex.finished = perf_counter()
-                for observe in self.observers.each:
-                    observe(ex)
-                if self.observers.wait is not None:
-                    await self.observers.wait(ex)
+                await self.observers.record(ex)
             if isinstance(response, Response) and response.linger:
                 await discard(receive)
         finally:
             exchange.CURRENT.reset(token)
-            ex.close()
 
     async def _response(
         self, scope: Scope, receive: Receive, ex: Exchange

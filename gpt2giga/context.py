@@ -1,24 +1,25 @@
-"""What every handler may use: settings, the GigaChat client, the model catalog, clock and ids,
-and the tables of the state store (stored responses, the upload cache).
+"""What every handler may use: settings, the GigaChat client, models, uploads, credentials, ids.
 
 Built once by the app (the only place that constructs it); handlers receive it
-as their first argument. No globals: tests build their own.
+as their first argument. No globals: tests build their own. `Held` is what
+one request holds until it ends (a pass-token lease), apart from the record
+of what was observed (`observe.exchange`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from gpt2giga import errors, passtoken
-from gpt2giga.asgi import Contract, Request
+from gpt2giga.asgi import Request
 from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.catalog import ModelCatalog
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.uploads import CACHE_SIZE, CACHE_TTL_S, FileCache, Uploader
 from gpt2giga.observe import exchange
-from gpt2giga.openai.responses.store import ResponseStore
 from gpt2giga.state.store import MemoryStore, Store
 
 
@@ -34,17 +35,13 @@ class Context:
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.models = ModelCatalog(upstream)
+        self.models = ModelCatalog(upstream, settings.resolve_model)
         proxy = settings.proxy
         state = MemoryStore() if state is None else state
-        self.responses = ResponseStore(
-            state.table("responses", proxy.responses_store_size, proxy.responses_store_ttl_seconds)
-        )
         cache = FileCache(state.table("uploads", CACHE_SIZE, CACHE_TTL_S))
         self.uploads = Uploader(proxy, upstream, cache=cache)
         self.clock = clock
         self._token_hex = token_hex
-        proxy = settings.proxy
         self.pass_tokens = (
             passtoken.TokenCache(upstream.token_source, proxy.pass_token_client_cache_size)
             if proxy.pass_token
@@ -58,9 +55,6 @@ class Context:
     def new_id(self, prefix: str, size: int = 12) -> str:
         return prefix + self._token_hex(size)
 
-    def contract(self, request: Request) -> Contract:
-        return request.contract
-
     def auth_for(self, request: Request) -> TokenSource | None:
         """The token source for this request: None means the gateway's own credentials.
 
@@ -69,21 +63,39 @@ class Context:
         """
         if self.pass_tokens is None:
             return None
-        ex = exchange.CURRENT.get(None)
-        if ex is not None and ex.auth is not None:
-            return ex.auth
+        held = HELD.get(None)
+        if held is not None and held.auth is not None:
+            return held.auth
         value = passtoken.find(request.headers)
         if value is None:
             if self._own_auth:
                 return None
             raise errors.Unauthorized(NO_CREDENTIALS)
         source, release = self.pass_tokens.lease(value)
-        if ex is None:
+        if held is None:
             release()  # no request to hold it for (a handler called directly)
         else:
-            ex.auth = source
-            ex.releases.append(release)
+            held.auth, held.release = source, release
         return source
+
+
+class Held:
+    """What one request holds until it ends (its pass-token lease); the app closes it once."""
+
+    __slots__ = ("auth", "release")
+
+    def __init__(self) -> None:
+        self.auth: TokenSource | None = None
+        self.release: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        release, self.release = self.release, None
+        if release is not None:
+            release()
+
+
+# Set by the app for each request when pass-through credentials are on.
+HELD: ContextVar[Held] = ContextVar("gpt2giga_held")
 
 
 NO_CREDENTIALS = (

@@ -3,7 +3,8 @@
 The parser never awaits and never decodes JSON; it only splits the byte stream
 into (event, data) pairs as the SSE spec's dispatch rules say. `relay` is the
 one loop that drives a dialect's stream translator over an upstream stream,
-with optional keep-alive frames while the upstream is silent.
+with optional keep-alive frames while the upstream is silent, and the one
+place that decides how a stream ends (`finish`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Protocol, TypeVar
 
-from gpt2giga.errors import GatewayError
+from gpt2giga.errors import GatewayError, UpstreamError
 
 C = TypeVar("C")
 C_in = TypeVar("C_in", contravariant=True)
@@ -80,15 +81,27 @@ DONE_FRAME = frame(DONE)
 
 
 class StreamTranslator(Protocol[C_in, E]):
-    """A dialect's sans-IO stream translator: upstream chunks in, client events out."""
+    """A dialect's sans-IO stream translator: upstream chunks in, client events out.
+
+    `done` turns true once the stream's last event (the answer's finish or an
+    error) has been made; `error` renders a failure as the dialect's own end.
+    """
 
     done: bool
 
     def feed(self, chunk: C_in) -> list[E]: ...
 
-    def finish(self) -> list[E]: ...
-
     def error(self, err: GatewayError) -> list[E]: ...
+
+
+# GigaChat closed the stream without a finish: the answer may be cut anywhere.
+TRUNCATED = "GigaChat ended the stream before the answer was complete"
+
+
+def finish(translator: StreamTranslator[C, E]) -> list[E]:
+    """What a stream ends with once its upstream has closed: nothing after the answer's
+    finish, else an error event (a cut-off answer never looks like a complete one)."""
+    return [] if translator.done else translator.error(UpstreamError(TRUNCATED))
 
 
 class Upstream(Protocol[C_out]):
@@ -138,7 +151,7 @@ async def relay(
                 yield frame(events)
             if translator.done:
                 break
-        if events := translator.finish():
+        if events := finish(translator):
             yield frame(events)
     except GatewayError as exc:
         if events := translator.error(exc):

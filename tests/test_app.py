@@ -12,8 +12,9 @@ import pytest
 from gpt2giga.app import App
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient
+from gpt2giga.gigachat.upstream import build_pool
 from gpt2giga.router import Router, sniff, split_prefix
-from tests.conftest import make_client, make_settings
+from tests.conftest import make_settings
 
 HELLO = {"model": "GigaChat", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -103,7 +104,8 @@ class Exploding(GigaChatClient):
 
 async def test_unexpected_error_is_a_500_without_details(caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings()
-    app = App(settings, Exploding(settings.gigachat, make_client(settings).pool))
+    pool = build_pool(settings.gigachat, httpx.AsyncHTTPTransport())
+    app = App(settings, Exploding(settings.gigachat, pool))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
         with caplog.at_level(logging.ERROR, "gpt2giga"):
             r = await c.post("/chat/completions", json=HELLO)

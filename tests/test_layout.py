@@ -52,20 +52,67 @@ def test_translators_do_no_io(path: Path) -> None:
     assert not imports(path) & forbidden
 
 
-def test_only_the_gigachat_client_and_the_app_import_httpx() -> None:
-    users = {name(p) for p in MODULES if "httpx" in roots(imports(p))}
-    client = {
-        "gpt2giga/gigachat/client.py",
-        "gpt2giga/gigachat/auth.py",
-        "gpt2giga/gigachat/upstream.py",
-        "gpt2giga/gigachat/http/transport.py",
-        "gpt2giga/gigachat/http/connection.py",
-        "gpt2giga/gigachat/reader.py",
-        "gpt2giga/gigachat/traced.py",
-    }
+def under(path: Path, folder: str) -> bool:
+    """Whether `path` lives in the package folder `folder` (e.g. "gigachat/http")."""
+    return path.is_relative_to(PACKAGE / folder)
+
+
+def ours(path: Path) -> set[str]:
+    return {m for m in imports(path) if m == "gpt2giga" or m.startswith("gpt2giga.")}
+
+
+DIALECTS = ("openai", "anthropic", "gemini")
+
+
+def dialects_in(modules: set[str]) -> set[str]:
+    """The dialect packages among `modules` (`gpt2giga.openai.responses` counts as openai)."""
+    return {m.split(".")[1] for m in modules if m.count(".") and m.split(".")[1] in DIALECTS}
+
+
+def test_only_gigachat_imports_httpx() -> None:
+    """httpx is the upstream's library: its exceptions are mapped once, in gigachat/."""
+    users = [p for p in MODULES if "httpx" in roots(imports(p))]
     # The OpenSearch mirror of the traffic log speaks HTTP with the same library
     # (no second HTTP stack), to a host the operator configured.
-    assert users <= client | {"gpt2giga/app.py", "gpt2giga/observe/opensearch.py"}
+    mirror = PACKAGE / "observe/opensearch.py"
+    assert users and all(under(p, "gigachat") or p == mirror for p in users), users
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if under(p, "gigachat/http")], ids=name)
+def test_the_pool_imports_nothing_of_ours(path: Path) -> None:
+    """gigachat/http/ is a self-contained HTTP/1.1 stack under httpx's transport interface."""
+    assert all(m.startswith("gpt2giga.gigachat.http") for m in ours(path))
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not under(p, "openai")
+                                  and not under(p, "anthropic") and not under(p, "gemini")],
+                         ids=name)  # fmt: skip
+def test_only_the_route_table_imports_a_dialect(path: Path) -> None:
+    """The hub, observe/, state/, ops/ and the shared modules serve every dialect alike.
+
+    Debug translate runs each dialect's own chat handler, so it names them too.
+    """
+    if path not in (PACKAGE / "app.py", PACKAGE / "ops/debug.py"):
+        assert not dialects_in(ours(path))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_dialects_never_import_each_other(dialect: str) -> None:
+    for path in MODULES:
+        if under(path, dialect):
+            assert dialects_in(ours(path)) <= {dialect}, name(path)
+
+
+def test_chat_completions_and_responses_never_import_each_other() -> None:
+    """Two OpenAI APIs, two rooms: what they share lives in gigachat/ or pipeline.py."""
+    for path in MODULES:
+        found = ours(path)
+        if under(path, "openai/responses"):
+            assert not {m for m in found if m.startswith("gpt2giga.openai.")} - {
+                m for m in found if m.startswith("gpt2giga.openai.responses")
+            }, name(path)
+        elif under(path, "openai"):
+            assert not any(m.startswith("gpt2giga.openai.responses") for m in found), name(path)
 
 
 def test_http1_framing_is_sans_io() -> None:

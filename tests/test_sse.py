@@ -161,11 +161,13 @@ class EchoTranslator:
         self.done = chunk == "stop"
         return [f"ev:{chunk}"]
 
-    def finish(self) -> list[str]:
-        return ["end"] if self.done else ["incomplete"]
-
     def error(self, err: errors.GatewayError) -> list[str]:
+        self.done = True
         return [f"error:{err.status}:{err.message}"]
+
+
+# The upstream closed before the answer's finish: the relay ends with an error event.
+CUT = f"error:502:{sse.TRUNCATED};".encode()
 
 
 def join(events: list[str]) -> bytes:
@@ -179,21 +181,21 @@ async def run(upstream: FakeUpstream) -> list[bytes]:
 @pytest.mark.parametrize(
     ("items", "frames", "read"),
     [
-        (["a", "b"], [b"ev:a;", b"ev:b;", b"incomplete;"], 2),
-        (["a", "quiet", "b"], [b"ev:a;", b"ev:b;", b"incomplete;"], 3),
-        (["a", "stop", "never"], [b"ev:a;", b"ev:stop;", b"end;"], 2),
-        ([], [b"incomplete;"], 0),
+        (["a", "b"], [b"ev:a;", b"ev:b;", CUT], 2),
+        (["a", "quiet", "b"], [b"ev:a;", b"ev:b;", CUT], 3),
+        (["a", "stop", "never"], [b"ev:a;", b"ev:stop;"], 2),
+        ([], [CUT], 0),
         (
             ["a", errors.UpstreamTimeout("GigaChat stopped sending"), "b"],
             [b"ev:a;", b"error:504:GigaChat stopped sending;"],
             1,
         ),
         ([errors.UpstreamError("broke")], [b"error:502:broke;"], 0),
-        ([("a", "b"), "c"], [b"ev:a|ev:b;", b"ev:c;", b"incomplete;"], 3),
-        ([("a", "stop", "never")], [b"ev:a|ev:stop;", b"end;"], 3),
-        ([("quiet", "quiet"), "a"], [b"ev:a;", b"incomplete;"], 3),
+        ([("a", "b"), "c"], [b"ev:a|ev:b;", b"ev:c;", CUT], 3),
+        ([("a", "stop", "never")], [b"ev:a|ev:stop;"], 3),
+        ([("quiet", "quiet"), "a"], [b"ev:a;", CUT], 3),
     ],
-    ids=["normal-end", "empty-feed-skipped", "done-stops-reading", "no-chunks", "error-mid-stream",
+    ids=["cut-off", "empty-feed-skipped", "done-stops-reading", "no-chunks", "error-mid-stream",
          "error-at-once", "one-read-one-frame", "done-mid-read", "quiet-read-sends-nothing"],
 )  # fmt: skip
 async def test_relay(items: list[object], frames: list[bytes], read: int) -> None:
@@ -218,13 +220,13 @@ async def test_relay_closes_upstream_when_the_client_goes_away() -> None:
     assert (upstream.read, upstream.closed) == (1, 1)
 
 
-async def test_relay_sends_nothing_for_an_empty_finish() -> None:
-    class Silent(EchoTranslator):
-        def finish(self) -> list[str]:
-            return []
-
-    upstream = FakeUpstream(["a"])
-    assert [out async for out in sse.relay(upstream, Silent(), join)] == [b"ev:a;"]
+def test_a_finished_or_failed_stream_ends_with_nothing_more() -> None:
+    translator = EchoTranslator()
+    assert sse.finish(translator) == [f"error:502:{sse.TRUNCATED}"]
+    assert sse.finish(translator) == []  # the error was the end
+    finished = EchoTranslator()
+    finished.feed("stop")
+    assert sse.finish(finished) == []
 
 
 # --- keep-alive ------------------------------------------------------------------------
@@ -277,14 +279,14 @@ async def test_keepalive_pings_while_the_upstream_is_silent_and_keeps_the_pendin
     frames = await drain(upstream)
     assert frames[:2] == [b"ev:a;", PING]
     # One ping, or more on a slow machine; never a lost or reordered chunk.
-    assert [f for f in frames if f != PING] == [b"ev:a;", b"ev:stop;", b"end;"]
+    assert [f for f in frames if f != PING] == [b"ev:a;", b"ev:stop;"]
     assert upstream.closed == 1
 
 
-async def test_keepalive_ends_normally_when_the_upstream_ends_in_silence() -> None:
+async def test_keepalive_stops_when_the_upstream_ends_in_silence() -> None:
     upstream = GatedUpstream(["a"], [])
     frames = await drain(upstream)
-    assert [f for f in frames if f != PING] == [b"ev:a;", b"incomplete;"]
+    assert [f for f in frames if f != PING] == [b"ev:a;", CUT]
     assert PING in frames
 
 

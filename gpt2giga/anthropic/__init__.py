@@ -1,0 +1,1 @@
+"""The Anthropic dialect: Messages (streamed or not), count_tokens and models."""

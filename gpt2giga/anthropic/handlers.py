@@ -1,20 +1,22 @@
 """Anthropic routes: messages (streamed or not), count_tokens, models, Claude Code's probe.
 
 Each handler decodes the body into a wire struct, calls the pure translator,
-talks to GigaChat through the shared client and encodes the answer once.
+talks to GigaChat through the shared client (messages: through
+`pipeline.Chat`) and encodes the answer once.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from gpt2giga import errors, fields, sse
+from gpt2giga import errors, fields
 from gpt2giga.anthropic import stream, translate
 from gpt2giga.anthropic import wire as ant
-from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
+from gpt2giga.asgi import Request, Response, StreamResponse, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer, native
+from gpt2giga.gigachat import native
 from gpt2giga.gigachat.request import Options
+from gpt2giga.pipeline import Chat
 
 _decode_messages = msgspec.json.Decoder(ant.MessagesRequest).decode
 _decode_count = msgspec.json.Decoder(ant.CountTokensRequest).decode
@@ -36,23 +38,17 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts, betas(request))
     native.apply(prepared, fields.scan(request.body, ant.MessagesRequest), opts)
-    auth = ctx.auth_for(request)
-    if prepared.attachments:
-        await ctx.uploads.resolve(prepared.attachments, auth)
-    headers = ignored_header(prepared.ignored)
+    chat = await Chat.start(ctx, request, opts, prepared)
     message_id = ctx.new_id("msg_")
     if req.stream:
-        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth, prepared.extra)
         translator = stream.StreamTranslator(prepared, message_id)
         # GigaChat can think for minutes before its first token; Claude Code and
         # HTTP proxies drop a stream that stays silent, so `ping` fills the gaps.
         keepalive = ctx.settings.proxy.stream_keepalive_seconds or None
-        chunks = sse.relay(upstream, translator, stream.frame, keepalive, stream.PING_FRAME)
-        return StreamResponse(chunks, headers)
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth, prepared.extra)
-    reply = answer.reply(resp, prepared, "toolu_", message_id.removeprefix("msg_"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
-    return Response(_encode(translate.from_giga(reply, message_id)), headers=headers)
+        chunks = await chat.relay(translator, stream.frame, keepalive, stream.PING_FRAME)
+        return StreamResponse(chunks, chat.headers)
+    _, reply = await chat.reply("toolu_", message_id.removeprefix("msg_"))
+    return Response(_encode(translate.from_giga(reply, message_id)), headers=chat.headers)
 
 
 async def count_tokens(ctx: Context, request: Request) -> Response:
@@ -104,11 +100,6 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def get_model(ctx: Context, request: Request) -> Response:
     model_id = request.params["model"]
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    target = ctx.settings.resolve_model(model_id)
-    if found is None and target != model_id:
-        found = await ctx.models.find(target, auth)
-    if found is None:
+    if await ctx.models.find(model_id, ctx.auth_for(request)) is None:
         raise errors.NotFound(f"model: {model_id}", param="model")
     return Response(_encode(_model(model_id)))

@@ -58,7 +58,6 @@ class StreamTranslator:
         self._index = -1
         self._open: Literal["text", "thinking"] | None = None
         self._called = False
-        self._finished = False
         self.done = False
 
     def feed(self, chunk: giga.ChatCompletionChunk) -> list[Event]:
@@ -77,7 +76,6 @@ class StreamTranslator:
             events += [ant.MessageStart(message=message), ant.Ping()]
         for piece in pieces:
             self._piece(piece, events)
-        self.done = self._finished
         return events
 
     def _piece(self, piece: answer.Piece, events: list[Event]) -> None:
@@ -95,7 +93,7 @@ class StreamTranslator:
             self._index += 1
             self._called = True
             block = ant.ToolUseOut(id=piece.id, name=piece.name, input={})
-            arguments = answer.arguments_text(translate.tool_input(piece.arguments))
+            arguments = answer.arguments_text(answer.arguments_object(piece.arguments))
             events += [
                 ant.ContentBlockStart(index=self._index, content_block=block),
                 ant.ContentBlockDelta(
@@ -105,7 +103,7 @@ class StreamTranslator:
             ]
         else:
             self._close(events)
-            self._finished = True
+            self.done = True
             reason = translate.stop_reason(piece.reason, piece.stop_sequence, self._called)
             delta = ant.StopDelta(stop_reason=reason, stop_sequence=piece.stop_sequence)
             usage = translate.usage(piece.usage)
@@ -132,13 +130,6 @@ class StreamTranslator:
         events.append(ant.ContentBlockStop(index=self._index))
         self._open = None
 
-    def finish(self) -> list[Event]:
-        if self._finished:
-            return []
-        return self.error(
-            errors.UpstreamError("GigaChat ended the stream before the answer was complete")
-        )
-
     def error(self, err: errors.GatewayError) -> list[Event]:
-        self._finished = True
+        self.done = True
         return [ant.ErrorBody(error=translate.error_detail(err))]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
@@ -20,7 +19,6 @@ from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 
-_decode_any = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 # GigaChat finish_reason -> Anthropic stop_reason (a call or a stop sequence wins first).
@@ -346,18 +344,6 @@ def _assistant(msg: ant.AssistantMessage, names: dict[str, str]) -> giga.ChatMes
 # --- answers ------------------------------------------------------------------------
 
 
-def tool_input(arguments: object) -> dict[str, Any]:
-    """GigaChat's arguments as the object Anthropic's `input` must be."""
-    if isinstance(arguments, str):
-        try:
-            arguments = _decode_any(arguments) if arguments.strip() else {}
-        except msgspec.DecodeError:
-            return {"value": arguments}
-    if arguments is None:
-        return {}
-    return arguments if isinstance(arguments, dict) else {"value": arguments}
-
-
 def stop_reason(finish: str, stop_sequence: str | None, called: bool) -> str:
     if called:
         return "tool_use"
@@ -384,7 +370,8 @@ def from_giga(reply: answer.Reply, message_id: str) -> ant.MessageOut:
     if reply.text:
         content.append(ant.TextOut(text=reply.text))
     content += [
-        ant.ToolUseOut(id=c.id, name=c.name, input=tool_input(c.arguments)) for c in reply.calls
+        ant.ToolUseOut(id=c.id, name=c.name, input=answer.arguments_object(c.arguments))
+        for c in reply.calls
     ]
     return ant.MessageOut(
         id=message_id,

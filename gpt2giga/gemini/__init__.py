@@ -1,0 +1,1 @@
+"""The Gemini dialect: generateContent (whole and streamed), countTokens, embeddings, models."""

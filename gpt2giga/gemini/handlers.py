@@ -1,7 +1,8 @@
 """Gemini routes: generateContent (whole, SSE, JSON array), countTokens, embeddings, models.
 
 Each handler decodes the body into a wire struct, calls the pure translator,
-talks to GigaChat through the shared client and encodes the answer once.
+talks to GigaChat through the shared client (generateContent: through
+`pipeline.Chat`) and encodes the answer once.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from collections.abc import AsyncIterator
 
 import msgspec
 
-from gpt2giga import errors, fields, sse
+from gpt2giga import errors, fields
 from gpt2giga.asgi import JSON, Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
 from gpt2giga.gemini import contents, spelling, stream, translate
 from gpt2giga.gemini import wire as gem
-from gpt2giga.gigachat import answer
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Options
+from gpt2giga.pipeline import Chat
 
 _decode_generate = spelling.decoder(gem.GenerateContentRequest)
 _decode_count = spelling.decoder(gem.CountTokensRequest)
@@ -39,9 +40,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
-def _prepare(
-    ctx: Context, request: Request
-) -> tuple[gem.GenerateContentRequest, Options, build.Prepared]:
+async def _chat(ctx: Context, request: Request) -> tuple[gem.GenerateContentRequest, Chat]:
     req = parse(_decode_generate, request.body)
     opts = Options.build(
         ctx.settings, request.contract, translate.model_name(request.params["model"])
@@ -49,36 +48,26 @@ def _prepare(
     prepared = translate.to_giga(req, opts)
     # Gemini clients have no `extra_body`: what the struct does not read is only named.
     prepared.ignored += fields.scan(request.body, gem.GenerateContentRequest).unknown
-    return req, opts, prepared
+    return req, await Chat.start(ctx, request, opts, prepared)
 
 
 async def generate_content(ctx: Context, request: Request) -> Response:
-    req, opts, prepared = _prepare(ctx, request)
-    auth = ctx.auth_for(request)
-    if prepared.attachments:
-        await ctx.uploads.resolve(prepared.attachments, auth)
+    req, chat = await _chat(ctx, request)
     response_id = ctx.new_id("")
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth)
-    reply = answer.reply(resp, prepared, translate.CALL_PREFIX, response_id)
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
+    _, reply = await chat.reply(translate.CALL_PREFIX, response_id)
     body = translate.from_giga(reply, response_id, translate.wants_thoughts(req))
-    return Response(_encode(body), headers=ignored_header(prepared.ignored))
+    return Response(_encode(body), headers=chat.headers)
 
 
 async def stream_generate_content(ctx: Context, request: Request) -> StreamResponse:
-    req, opts, prepared = _prepare(ctx, request)
-    auth = ctx.auth_for(request)
-    if prepared.attachments:
-        await ctx.uploads.resolve(prepared.attachments, auth)
+    req, chat = await _chat(ctx, request)
     response_id = ctx.new_id("")
-    upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth)
-    translator = stream.StreamTranslator(prepared, response_id, translate.wants_thoughts(req))
-    headers = ignored_header(prepared.ignored)
+    translator = stream.StreamTranslator(chat.prepared, response_id, translate.wants_thoughts(req))
     if request.query.get("alt") == "sse":
-        return StreamResponse(sse.relay(upstream, translator, stream.sse_frame), headers)
+        return StreamResponse(await chat.relay(translator, stream.sse_frame), chat.headers)
     framer = stream.ArrayFrame()
-    chunks = _array(sse.relay(upstream, translator, framer), framer)
-    return StreamResponse(chunks, headers, content_type=JSON)
+    chunks = _array(await chat.relay(translator, framer), framer)
+    return StreamResponse(chunks, chat.headers, content_type=JSON)
 
 
 async def _array(chunks: AsyncIterator[bytes], framer: stream.ArrayFrame) -> AsyncIterator[bytes]:
@@ -192,11 +181,7 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def get_model(ctx: Context, request: Request) -> Response:
     model_id = translate.model_name(request.params["model"])
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    target = ctx.settings.resolve_model(model_id)
-    if found is None and target != model_id:
-        found = await ctx.models.find(target, auth)
+    found = await ctx.models.find(model_id, ctx.auth_for(request))
     if found is None:
         raise errors.NotFound(f"models/{model_id} is not found", param="model")
     return Response(_encode(_model(found, model_id)))

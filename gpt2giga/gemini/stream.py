@@ -115,13 +115,6 @@ class StreamTranslator:
         self.done = True
         return [last]
 
-    def finish(self) -> list[Event]:
-        if self.done:
-            return []
-        return self.error(
-            errors.UpstreamError("GigaChat ended the stream before the answer was complete")
-        )
-
     def error(self, err: errors.GatewayError) -> list[Event]:
         """What was generated so far, then the error: never a normal finish."""
         out: list[Event] = [self._held] if self._held is not None else []

@@ -19,7 +19,6 @@ from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import schema as json_schema
 from gpt2giga.gigachat import wire as giga
 
-_decode_any = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 # GigaChat finish_reason -> Gemini finishReason; a function call ends a turn normally.
@@ -325,14 +324,7 @@ def usage(u: giga.ChatUsage) -> gem.UsageMetadata:
 
 
 def call_part(call: answer.Call) -> gem.PartOut:
-    args = call.arguments
-    if isinstance(args, str):
-        try:
-            args = _decode_any(args) if args.strip() else {}
-        except msgspec.DecodeError:
-            args = {"value": args}
-    if not isinstance(args, dict):
-        args = {} if args is None else {"value": args}
+    args = answer.arguments_object(call.arguments)
     return gem.PartOut(function_call=gem.FunctionCallOut(id=call.id, name=call.name, args=args))
 
 

@@ -59,6 +59,21 @@ def arguments_text(arguments: object) -> str:
     return _encode(arguments if arguments is not None else {}).decode()
 
 
+def arguments_object(arguments: object) -> dict[str, object]:
+    """GigaChat's function arguments as the object Anthropic's `input` and Gemini's `args` must be.
+
+    Text that is not JSON, or JSON that is not an object, travels as `{"value": ...}`.
+    """
+    if isinstance(arguments, str):
+        try:
+            arguments = _decode(arguments) if arguments.strip() else {}
+        except msgspec.DecodeError:
+            return {"value": arguments}
+    if arguments is None:
+        return {}
+    return arguments if isinstance(arguments, dict) else {"value": arguments}
+
+
 class Call(msgspec.Struct, frozen=True):
     id: str
     name: str

@@ -28,6 +28,7 @@ from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.traced import Send, Traced, operations
 from gpt2giga.gigachat.upstream import (
     Contract,
+    Pool,
     chat_urls,
     retry_after,
     status_error,
@@ -67,20 +68,20 @@ class GigaChatClient:
     def __init__(
         self,
         settings: GigaChatSettings,
-        pool: httpx.AsyncClient,
+        pool: Pool,
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        self.pool = pool
+        self.pool = pool.client
         # Calls go straight to the pool's transport with requests built here: the
         # AsyncClient layer (URL merging, cookies, auth and redirect flows, none of
         # which GigaChat calls use) was a third of the gateway's CPU per request.
-        self._transport = pool._transport
+        self._transport = pool.transport
         # The one place a request leaves for GigaChat; `trace()` may wrap it, once.
         self._call: Send = self._transport.handle_async_request
-        self._timeouts = pool.timeout.as_dict()
-        self._headers = {k: v for k, v in pool.headers.items() if k != "accept"}
+        self._timeouts = self.pool.timeout.as_dict()
+        self._headers = {k: v for k, v in self.pool.headers.items() if k != "accept"}
         self._urls: dict[str, httpx.URL] = {}
         self._sleep = sleep
         base = settings.base_url.rstrip("/")

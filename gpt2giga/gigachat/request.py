@@ -18,6 +18,8 @@ from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.contract import result_object
 from gpt2giga.gigachat.files import Attachment
 
+_decode_any = msgspec.json.Decoder().decode
+
 Contract = Literal["v1", "v2"]
 Effort = Literal["low", "medium", "high"]
 
@@ -272,6 +274,24 @@ def text_message(
     if files:
         parts.append(giga.ChatContentPart(files=files))
     return giga.ChatMessage(role=role, content=parts)
+
+
+def call_arguments(arguments: str | dict[str, object], where: str, param: str) -> object:
+    """A client's function-call arguments as the object GigaChat wants.
+
+    OpenAI clients send them as JSON text (empty text meaning none); a JSON
+    value that is not an object travels as `{"value": ...}`. Invalid JSON is a
+    400 naming `where` and `param`.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    try:
+        value = _decode_any(arguments) if arguments.strip() else {}
+    except msgspec.DecodeError:
+        raise errors.BadRequest(
+            f"{where}: function arguments are not valid JSON", param=param
+        ) from None
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def call_part(name: str, arguments: object) -> giga.ChatContentPart:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import ssl
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -66,14 +66,28 @@ def ssl_context(settings: GigaChatSettings) -> ssl.SSLContext | bool:
     return ctx
 
 
+class Pool(NamedTuple):
+    """The process's one connection pool: the transport, and httpx's client over it.
+
+    Chat calls go straight to `transport`; token requests and multipart uploads
+    use `client`, which owns the transport and closes it.
+    """
+
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 def build_pool(
     settings: GigaChatSettings, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
+) -> Pool:
     """The process's one connection pool, with limits and timeouts fit for long streams.
 
     httpx's defaults (5 s timeout, 20 keep-alive connections) would cut long
     answers and churn connections under load. The transport is the gateway's
-    own pool (`transport.py`); tests hand in theirs.
+    own pool (`http/transport.py`); tests hand in theirs.
     """
     timeout = httpx.Timeout(connect=10.0, read=settings.timeout, write=30.0, pool=settings.timeout)
     if transport is None:
@@ -82,12 +96,13 @@ def build_pool(
             max_connections=settings.max_connections,
             keepalive_expiry=30.0,
         )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         timeout=timeout,
         transport=transport,
         headers={"User-Agent": USER_AGENT},
         trust_env=False,
     )
+    return Pool(client, transport)
 
 
 def exc_name(exc: Exception) -> str:

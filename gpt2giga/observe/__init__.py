@@ -1,1 +1,1 @@
-"""What is observed of each request (the record, access log, metrics, traffic log, redaction)."""
+"""Per-request observation: the record, its one entry point, metrics, logs, traffic, redaction."""

@@ -1,22 +1,22 @@
-"""Per-request facts shared by the app and the GigaChat client: ids, tracing headers, outcome.
+"""The per-request record: ids, tracing headers and what was observed of the request.
 
 The app opens an `Exchange` for every HTTP request and keeps it in a
 ContextVar; the GigaChat client fills in what only it sees (the model sent
 upstream, usage, upstream time, the first stream chunk, upstream errors), so
-every dialect gets metrics and logs without a line of its own. No I/O here.
+every dialect gets metrics and logs without a line of its own. It only
+observes: what a request holds and must give back lives in `context.Held`.
+No I/O here.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gpt2giga.gigachat.auth import TokenSource
     from gpt2giga.observe.spans import Trace
 
 REQUEST_ID = b"x-request-id"
@@ -67,7 +67,6 @@ class Exchange:
     """One request's story; the app writes the edges, the client the upstream part."""
 
     __slots__ = (
-        "auth",
         "contract",
         "dialect",
         "disconnected",
@@ -77,7 +76,6 @@ class Exchange:
         "first_chunk",
         "method",
         "model",
-        "releases",
         "request_body",
         "request_id",
         "requested",
@@ -123,8 +121,6 @@ class Exchange:
         self.request_body = b""
         self.response_body = b""
         self.response_headers: list[tuple[bytes, bytes]] = []
-        self.auth: TokenSource | None = None
-        self.releases: list[Callable[[], None]] = []
         # The sampled trace's record (spans.Trace), set only when tracing is on.
         self.trace: Trace | None = None
 
@@ -159,12 +155,6 @@ class Exchange:
     def ttft(self) -> float | None:
         """Seconds from the request's arrival to GigaChat's first stream chunk."""
         return self.first_chunk - self.started if self.first_chunk else None
-
-    def close(self) -> None:
-        """Give back what the request held (pass-token leases); run once, by the app."""
-        for release in self.releases:
-            release()
-        self.releases.clear()
 
 
 # Outside a request (tests driving the client directly, `gpt2giga doctor`) the

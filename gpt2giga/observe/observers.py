@@ -1,14 +1,16 @@
 """What is written down when a request ends: metrics, the access line, the traffic-log record.
 
 `Observers` picks them once, at start-up, from the settings; a feature
-that is off is simply not in the list, so it costs nothing per request. Each
-observer reads the request's `Exchange` and nothing else.
+that is off is simply not in the list, so it costs nothing per request. The
+app hands each finished `Exchange` to `Observers.record`, the one entry
+point; each observer reads the record and nothing else.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from gpt2giga.asgi import IGNORED_HEADER
@@ -96,6 +98,17 @@ class Observers:
         self.wait = self.traffic.put if self.traffic is not None and self.traffic.wait else None
         if self.traffic is not None and self.wait is None:
             self.each.append(self.traffic.submit)
+
+    async def record(self, ex: Exchange) -> None:
+        """The request has ended (its stream too): write it down wherever that is on.
+
+        With the traffic log's drop-on-backpressure off, this waits for room in its queues.
+        """
+        ex.finished = perf_counter()
+        for observe in self.each:
+            observe(ex)
+        if self.wait is not None:
+            await self.wait(ex)
 
 
 def _no_drop_hook(sink: str, reason: str, count: int) -> None:

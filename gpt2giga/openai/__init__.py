@@ -1,0 +1,1 @@
+"""The OpenAI dialect: Chat Completions, embeddings, models; the Responses API in responses/."""

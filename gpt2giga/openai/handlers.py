@@ -1,7 +1,8 @@
 """OpenAI routes: chat completions, models, LiteLLM model info, embeddings.
 
 Each handler decodes the body into a wire struct, calls the pure translator,
-talks to GigaChat through the shared client and encodes the answer once.
+talks to GigaChat through the shared client (chat: through `pipeline.Chat`)
+and encodes the answer once.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import struct
 import msgspec
 from msgspec import UNSET
 
-from gpt2giga import errors, fields, sse
+from gpt2giga import errors, fields
 from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
-from gpt2giga.gigachat import answer, native
+from gpt2giga.gigachat import native
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Options
 from gpt2giga.openai import stream, translate
 from gpt2giga.openai import wire as oai
+from gpt2giga.pipeline import Chat
 
 _decode_chat = msgspec.json.Decoder(oai.ChatCompletionRequest).decode
 _decode_embeddings = msgspec.json.Decoder(oai.EmbeddingsRequest).decode
@@ -31,21 +33,16 @@ async def chat_completions(ctx: Context, request: Request) -> Response | StreamR
     opts = Options.build(ctx.settings, request.contract, req.model)
     prepared = translate.to_giga(req, opts)
     native.apply(prepared, fields.scan(request.body, oai.ChatCompletionRequest), opts)
-    auth = ctx.auth_for(request)
-    if prepared.attachments:
-        await ctx.uploads.resolve(prepared.attachments, auth)
-    headers = ignored_header(prepared.ignored)
+    chat = await Chat.start(ctx, request, opts, prepared)
     completion_id = ctx.new_id("chatcmpl-")
     created = ctx.now()
     if req.stream:
-        upstream = await ctx.upstream.stream(prepared.request, opts.contract, auth, prepared.extra)
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         translator = stream.StreamTranslator(prepared, completion_id, created, include_usage)
-        return StreamResponse(sse.relay(upstream, translator, stream.frame), headers)
-    resp = await ctx.upstream.chat(prepared.request, opts.contract, auth, prepared.extra)
-    reply = answer.reply(resp, prepared, "call_", completion_id.removeprefix("chatcmpl-"))
-    reply.model = reply.model or opts.model  # v2 answers may leave `model` out
-    return Response(_encode(translate.from_giga(reply, completion_id, created)), headers=headers)
+        return StreamResponse(await chat.relay(translator, stream.frame), chat.headers)
+    _, reply = await chat.reply("call_", completion_id.removeprefix("chatcmpl-"))
+    body = translate.from_giga(reply, completion_id, created)
+    return Response(_encode(body), headers=chat.headers)
 
 
 def _model(m: giga.Model, model_id: str | None = None) -> oai.Model:
@@ -61,11 +58,7 @@ async def list_models(ctx: Context, request: Request) -> Response:
 
 async def find_model(ctx: Context, request: Request, model_id: str) -> giga.Model:
     """The GigaChat model behind a client's model name (aliases resolved), or NotFound."""
-    auth = ctx.auth_for(request)
-    found = await ctx.models.find(model_id, auth)
-    if found is None:
-        target = ctx.settings.resolve_model(model_id)
-        found = await ctx.models.find(target, auth) if target != model_id else None
+    found = await ctx.models.find(model_id, ctx.auth_for(request))
     if found is None:
         raise errors.NotFound(f"The model `{model_id}` does not exist", param="model")
     return found

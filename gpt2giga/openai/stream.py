@@ -46,7 +46,6 @@ class StreamTranslator:
         self._asked_model = prepared.request.model or ""
         self._include_usage = include_usage
         self._started = False
-        self._finished = False
         self._calls = 0
         self.done = False
 
@@ -68,7 +67,6 @@ class StreamTranslator:
             events.append(self._chunk(oai.Delta(role="assistant", content="")))
         for piece in pieces:
             events.extend(self._piece(piece))
-        self.done = self._finished
         return events
 
     def _piece(self, piece: answer.Piece) -> list[Event]:
@@ -83,7 +81,7 @@ class StreamTranslator:
             call = oai.ToolCallDelta(index=self._calls, id=piece.id, type="function", function=fn)
             self._calls += 1
             return [self._chunk(oai.Delta(tool_calls=[call]))]
-        self._finished = True
+        self.done = True
         events: list[Event] = [
             self._chunk(oai.Delta(), translate.FINISH_REASON.get(piece.reason, "stop"))
         ]
@@ -100,13 +98,6 @@ class StreamTranslator:
         events.append(DONE)
         return events
 
-    def finish(self) -> list[Event]:
-        if self._finished:
-            return []
-        return self.error(
-            errors.UpstreamError("GigaChat ended the stream before the answer was complete")
-        )
-
     def error(self, err: errors.GatewayError) -> list[Event]:
-        self._finished = True
+        self.done = True
         return [oai.ErrorBody(error=translate.error_detail(err))]

@@ -17,7 +17,6 @@ from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai import wire as oai
 
-_decode_any = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 # GigaChat finish_reason -> OpenAI finish_reason.
@@ -255,24 +254,14 @@ def _assistant(msg: oai.AssistantMessage, i: int, names: dict[str, str]) -> giga
         calls.append(("", msg.function_call))
     for call_id, fn in calls:
         names[call_id] = fn.name
-        parts.append(build.call_part(fn.name, _arguments(fn.arguments, i)))
+        arguments = build.call_arguments(
+            fn.arguments, f"messages[{i}]", f"messages[{i}].tool_calls"
+        )
+        parts.append(build.call_part(fn.name, arguments))
         state = state or answer.state_of(call_id)
     if not parts:
         parts.append(giga.ChatContentPart(text=""))
     return giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)
-
-
-def _arguments(arguments: str | dict[str, object], i: int) -> object:
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        value = _decode_any(arguments) if arguments.strip() else {}
-    except msgspec.DecodeError:
-        raise errors.BadRequest(
-            f"messages[{i}]: function arguments are not valid JSON",
-            param=f"messages[{i}].tool_calls",
-        ) from None
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def _text(content: str | list[oai.TextPart] | list[oai.AssistantPart] | None) -> str:

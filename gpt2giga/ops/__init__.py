@@ -1,1 +1,1 @@
-"""Every system route: readiness, metrics, runtime logs, debug translate; never a dialect's."""
+"""Every system route: health, readiness, metrics, runtime logs, debug translate, admin."""

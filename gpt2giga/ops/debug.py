@@ -31,8 +31,10 @@ from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
 from gpt2giga.openai import handlers as openai
 from gpt2giga.openai import translate as openai_translate
-from gpt2giga.openai.responses import handlers as responses
+from gpt2giga.openai.responses.handlers import Responses
+from gpt2giga.openai.responses.store import ResponseStore
 from gpt2giga.ops.auth import AdminKey, detail
+from gpt2giga.state.memory import MemoryTable
 
 Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
 Spec = tuple[str, str, Handler, None]
@@ -85,34 +87,38 @@ def _user_turn() -> list[dict[str, Any]]:
     return [{"role": "user", "content": PROBE_TEXT}]
 
 
-DIALECTS: dict[str, Dialect] = {
-    "openai": Dialect(
-        openai.chat_completions,
-        openai_translate.error_body,
-        _status,
-        lambda model: {"model": model, "messages": _user_turn()},
-    ),
-    "responses": Dialect(
-        responses.create,
-        openai_translate.error_body,
-        _status,
-        lambda model: {"model": model, "input": PROBE_TEXT, "store": False},
-    ),
-    "anthropic": Dialect(
-        anthropic.messages,
-        anthropic_translate.error_body,
-        anthropic_translate.error_status,
-        lambda model: {"model": model, "max_tokens": 1024, "messages": _user_turn()},
-    ),
-    "gemini": Dialect(
-        gemini.generate_content,
-        gemini_translate.error_body,
-        gemini_translate.error_status,
-        lambda model: {"contents": [{"role": "user", "parts": [{"text": PROBE_TEXT}]}]},
-        gemini.stream_generate_content,
-    ),
-}
-FORMATS = sorted([*DIALECTS, GIGACHAT, NORMALIZED])
+def dialects(responses: Handler) -> dict[str, Dialect]:
+    """Each dialect's chat route; `responses` is a Responses create route, over its store."""
+    return {
+        "openai": Dialect(
+            openai.chat_completions,
+            openai_translate.error_body,
+            _status,
+            lambda model: {"model": model, "messages": _user_turn()},
+        ),
+        "responses": Dialect(
+            responses,
+            openai_translate.error_body,
+            _status,
+            lambda model: {"model": model, "input": PROBE_TEXT, "store": False},
+        ),
+        "anthropic": Dialect(
+            anthropic.messages,
+            anthropic_translate.error_body,
+            anthropic_translate.error_status,
+            lambda model: {"model": model, "max_tokens": 1024, "messages": _user_turn()},
+        ),
+        "gemini": Dialect(
+            gemini.generate_content,
+            gemini_translate.error_body,
+            gemini_translate.error_status,
+            lambda model: {"contents": [{"role": "user", "parts": [{"text": PROBE_TEXT}]}]},
+            gemini.stream_generate_content,
+        ),
+    }
+
+
+FORMATS = sorted(["openai", "responses", "anthropic", "gemini", GIGACHAT, NORMALIZED])
 
 
 class Refused(Exception):
@@ -180,9 +186,8 @@ class Placeholders:
 
 
 def _dry(ctx: Context, answer: giga.ChatCompletionResponse | None) -> tuple[Context, Placeholders]:
-    """The context a handler runs in here. Answers get a context of their own, so that
-    a Responses answer is stored nowhere; requests keep the gateway's stored responses
-    to read `previous_response_id` from (nothing is written: the run ends at the call)."""
+    """The context a handler runs in here: a stand-in client and uploader, no credentials.
+    Answers get a context of their own."""
     stand_in = cast(GigaChatClient, DryRun(ctx.upstream, answer))
     dry = Context(ctx.settings, stand_in) if answer is not None else copy.copy(ctx)
     dry.upstream = stand_in
@@ -241,9 +246,17 @@ class Job(NamedTuple):
 
 
 class Debug:
-    def __init__(self, settings: Settings) -> None:
+    """`responses`: the gateway's Responses create route. Requests run through it, to read
+    `previous_response_id` from the gateway's store (nothing is written: the run ends at
+    the call); answers through one over a store that keeps nothing, so a Responses answer
+    is stored nowhere."""
+
+    def __init__(self, settings: Settings, responses: Handler | None = None) -> None:
         self.admin = AdminKey(settings.proxy.admin_api_key)
         self.settings = settings
+        unstored = Responses(ResponseStore(MemoryTable(0, 1.0))).create
+        self.requests = dialects(responses or unstored)
+        self.answers = dialects(unstored)
 
     def routes(self) -> list[Spec]:
         """Public routes: the admin key guards them, never the proxy key."""
@@ -329,7 +342,7 @@ class Debug:
     async def _to_gigachat(
         self, ctx: Context, request: Request, job: Job
     ) -> dict[str, Any] | Response:
-        dialect = DIALECTS[job.source]
+        dialect = self.requests[job.source]
         handler = dialect.stream_handler if job.stream and dialect.stream_handler else None
         dry, placeholders = _dry(ctx, None)
         model = job.model or self.settings.gigachat.model
@@ -349,7 +362,7 @@ class Debug:
     async def _from_gigachat(
         self, ctx: Context, request: Request, job: Job
     ) -> dict[str, Any] | Response:
-        dialect = DIALECTS[job.target]
+        dialect = self.answers[job.target]
         answer, model = self._answer(job)
         dry, _ = _dry(ctx, answer)
         model = model or answer.model or self.settings.gigachat.model

@@ -1,1 +1,1 @@
-"""State that outlives a request (concurrency limits): in-process by default."""
+"""State that outlives a request (concurrency limits, expiring maps): in-process by default."""

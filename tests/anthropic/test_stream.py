@@ -18,7 +18,7 @@ import pytest
 from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import Message, RawMessageStreamEvent
 
-from gpt2giga import errors
+from gpt2giga import errors, sse
 from gpt2giga.anthropic import stream
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
@@ -64,7 +64,7 @@ def drive(
         body += stream.frame(translator.feed(chunk))
         if translator.done:
             break
-    body += stream.frame(translator.finish())
+    body += stream.frame(sse.finish(translator))
     return client_view(body)
 
 
@@ -307,7 +307,7 @@ def test_mid_stream_failure_is_an_error_event_and_the_end(
     translator = stream.StreamTranslator(prepared(), MSG_ID)
     body = b"".join(stream.frame(translator.feed(c)) for c in recorded("chat_text_v2")[:2])
     body += stream.frame(translator.error(err))
-    assert translator.finish() == []
+    assert sse.finish(translator) == []
     assert client_view(body) == [
         *ERROR_AFTER_TEXT,
         {"type": "error", "error": {"type": kind, "message": err.message}},

@@ -860,21 +860,6 @@ def test_stop_reason(finish: str, stop: str | None, called: bool, reason: str) -
     assert translate.stop_reason(finish, stop, called) == reason
 
 
-@pytest.mark.parametrize(
-    ("arguments", "expected"),
-    [
-        ({"city": "Москва"}, {"city": "Москва"}),
-        ('{"city": "Москва"}', {"city": "Москва"}),
-        ("", {}),
-        (None, {}),
-        ("not json", {"value": "not json"}),
-        ([1, 2], {"value": [1, 2]}),
-    ],
-)
-def test_tool_input_is_always_an_object(arguments: Any, expected: Any) -> None:
-    assert translate.tool_input(arguments) == expected
-
-
 # --- errors ----------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ import pytest
 from google.genai import _api_client, types
 from google.genai import errors as genai_errors
 
-from gpt2giga import errors
+from gpt2giga import errors, sse
 from gpt2giga.gemini import stream
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
@@ -63,7 +63,7 @@ def translate(
             break
     if failure is not None:
         body += stream.sse_frame(translator.error(failure))
-    body += stream.sse_frame(translator.finish())
+    body += stream.sse_frame(sse.finish(translator))
     return sdk_view(body)
 
 
@@ -200,7 +200,7 @@ def test_a_413_mid_stream_is_reported_as_google_does() -> None:
     assert msgspec.json.decode(msgspec.json.encode(event)) == error(
         400, "too big", "INVALID_ARGUMENT"
     )
-    assert translator.done and translator.finish() == []
+    assert translator.done and sse.finish(translator) == []
 
 
 @pytest.mark.parametrize(

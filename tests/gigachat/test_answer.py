@@ -460,3 +460,19 @@ def test_stream_wrapped_structured_call_and_stop_sequence() -> None:
         wrapped(structured="answer", stops=["END"]),
     )
     assert pieces == [TextDelta('["a","'), finish("stop", "END")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"city": "Москва"}, {"city": "Москва"}),
+        ('{"city": "Москва"}', {"city": "Москва"}),
+        ("", {}),
+        (None, {}),
+        ("not json", {"value": "not json"}),
+        ([1, 2], {"value": [1, 2]}),
+    ],
+)
+def test_arguments_object_is_always_an_object(arguments: Any, expected: Any) -> None:
+    """What Anthropic's `input` and Gemini's `args` get from GigaChat's arguments."""
+    assert answer.arguments_object(arguments) == expected

@@ -37,7 +37,7 @@ from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS
 from gpt2giga.gigachat.http.transport import Transport
-from gpt2giga.gigachat.upstream import build_pool, chat_urls, ssl_context
+from gpt2giga.gigachat.upstream import Pool, build_pool, chat_urls, ssl_context
 from tests.conftest import (
     AUTH,
     BASE,
@@ -1048,7 +1048,8 @@ async def test_stream_request_headers_and_body_are_the_sdks(
 
 def encode(req: giga.ChatCompletionRequest, contract: str, stream: bool, **env: str) -> bytes:
     """The body the client sends for `req`; encoding never touches the pool."""
-    client = GigaChatClient(make_settings(**env).gigachat, httpx.AsyncClient())
+    settings = make_settings(**env).gigachat
+    client = GigaChatClient(settings, build_pool(settings, httpx.AsyncHTTPTransport()))
     return client.encode_chat(req, contract, stream)  # type: ignore[arg-type]
 
 
@@ -1092,7 +1093,8 @@ def test_the_requests_own_filter_choice_beats_the_operators_default(
 
 @pytest.mark.parametrize("contract", ["v1", "v2"])
 def test_extra_fields_merge_into_the_body_and_typed_fields_win(contract: str) -> None:
-    client = GigaChatClient(make_settings().gigachat, httpx.AsyncClient())
+    settings = make_settings().gigachat
+    client = GigaChatClient(settings, build_pool(settings, httpx.AsyncHTTPTransport()))
     extra = {"new_knob": {"a": 1}, "model": "Other", "messages": []}
     body = client.encode_chat(HI, contract, True, extra)  # type: ignore[arg-type]
     plain = client.encode_chat(HI, contract, True)  # type: ignore[arg-type]
@@ -1438,27 +1440,29 @@ async def test_client_uses_chat_urls_for_its_base(
 # --- the pool and TLS -------------------------------------------------------------------
 
 
-def connection_pool(pool: httpx.AsyncClient) -> Transport:
-    transport = pool._transport
-    assert isinstance(transport, Transport)
-    return transport
+def connection_pool(pool: Pool) -> Transport:
+    assert isinstance(pool.transport, Transport)
+    return pool.transport
 
 
 async def test_pool_limits_and_timeouts_are_as_configured() -> None:
     settings = make_settings(GIGACHAT_TIMEOUT="120", GIGACHAT_MAX_CONNECTIONS="7").gigachat
-    async with build_pool(settings) as pool:
-        assert pool.timeout == httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=120.0)
+    pool = build_pool(settings)
+    async with pool.client as client:
+        assert client.timeout == httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=120.0)
         inner = connection_pool(pool)
         assert inner.max_connections == 7
         assert inner.keepalive_expiry == 30.0
-        assert pool.headers["user-agent"] == "gpt2giga"
-        assert pool.trust_env is False
+        assert client.headers["user-agent"] == "gpt2giga"
+        assert client.trust_env is False
 
 
 async def test_pool_uses_the_given_transport() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, text="mocked"))
-    async with build_pool(make_settings().gigachat, transport) as pool:
-        assert (await pool.get("https://giga.test/x")).text == "mocked"
+    pool = build_pool(make_settings().gigachat, transport)
+    assert pool.transport is transport
+    async with pool.client as client:
+        assert (await client.get("https://giga.test/x")).text == "mocked"
 
 
 def cert(name: str) -> str:
@@ -1475,7 +1479,8 @@ async def test_tls_verification_is_on_by_default_with_certifi() -> None:
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.check_hostname is True
     assert ctx.cert_store_stats()["x509_ca"] > 50
-    async with build_pool(make_settings().gigachat) as pool:
+    pool = build_pool(make_settings().gigachat)
+    async with pool.client:
         verify = connection_pool(pool).verify
         assert isinstance(verify, ssl.SSLContext)
         assert verify.verify_mode == ssl.CERT_REQUIRED

@@ -14,6 +14,7 @@ from gpt2giga.gigachat import native
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.request import Options, Prepared
+from gpt2giga.gigachat.upstream import build_pool
 from tests.conftest import make_settings
 
 BASE: dict[str, Any] = {
@@ -38,7 +39,8 @@ def sent(body: dict[str, Any], contract: str, **opts: Any) -> tuple[dict[str, An
     options = Options(contract=contract, model="GigaChat-2-Max", **opts)  # type: ignore[arg-type]
     scan = fields.scan(msgspec.json.encode({**BASE, **body}), ant.MessagesRequest)
     native.apply(prepared, scan, options)
-    client = GigaChatClient(make_settings().gigachat, httpx.AsyncClient())
+    settings = make_settings().gigachat
+    client = GigaChatClient(settings, build_pool(settings, httpx.AsyncHTTPTransport()))
     encoded = client.encode_chat(prepared.request, contract, False, prepared.extra)  # type: ignore[arg-type]
     payload = msgspec.json.decode(encoded)
     payload.pop("messages")

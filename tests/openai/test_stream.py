@@ -66,7 +66,7 @@ def translate(
         body += stream.frame(translator.feed(chunk))
         if translator.done:
             break
-    body += stream.frame(translator.finish())
+    body += stream.frame(sse.finish(translator))
     events = client_view(body)
     for event in events:
         if event != DONE and "error" not in event:
@@ -274,7 +274,7 @@ def test_error_before_any_chunk_is_the_only_event() -> None:
         b'data: {"error":{"message":"slow down","type":"rate_limit_error",'
         b'"param":null,"code":"rate_limit_exceeded"}}\n\n'
     )
-    assert translator.finish() == []
+    assert sse.finish(translator) == []
 
 
 def test_frames_are_compact_data_lines_ending_with_done() -> None:
@@ -312,7 +312,7 @@ def sdk_stream(body: bytes) -> Any:
 def framed(name: str, **kw: Any) -> bytes:
     translator = stream.StreamTranslator(prepared(**kw), ID, CREATED)
     body = b"".join(stream.frame(translator.feed(c)) for c in recorded(name))
-    return body + stream.frame(translator.finish())
+    return body + stream.frame(sse.finish(translator))
 
 
 def test_openai_sdk_assembles_the_stream() -> None:

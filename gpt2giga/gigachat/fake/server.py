@@ -1,7 +1,8 @@
 """A fake GigaChat: the real wire contract with deterministic answers, for demo, tests, benchmarks.
 
-This module is the server (routes, auth, files, errors, SSE framing on the
-wire); what it answers is `model.py`.
+This module is the server (routes, auth, threads, files, the SSE stream);
+what it answers is `model.py`, its ASGI edge (bodies, error bodies,
+multipart forms) `asgi.py`.
 
 It serves OAuth (`/api/v2/oauth`), user/password `/token`, both chat contracts
 (`/api/v1/chat/completions` with `data:` lines and `[DONE]`,
@@ -18,7 +19,8 @@ With `keep_received=N` the last N chat bodies are kept by the caller's
 `X-Request-ID` and shown at `GET /api/_fake/received/{id}`: what GigaChat got,
 for tests that drive the fake from another process.
 With `validate=True` every chat request is checked against the gigachat SDK's
-own pydantic models first (imported only then: it is slow and large).
+own pydantic models first (imported only then: it is slow and large, and a
+test dependency, not the gateway's; demo mode never validates).
 """
 
 from __future__ import annotations
@@ -26,17 +28,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib.util
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
 from gpt2giga.gigachat import contract, files
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.fake.asgi import (
+    FakeError,
+    Receive,
+    Scope,
+    Send,
+    decoded,
+    lifespan,
+    multipart,
+    read_body,
+    send_error,
+    send_json,
+)
 from gpt2giga.gigachat.fake.model import (
     MODEL_VERSION,
     Answer,
@@ -52,11 +66,6 @@ from gpt2giga.gigachat.fake.model import (
     vector,
     words,
 )
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-T = TypeVar("T")
 
 DEMO_CREDENTIALS = base64.b64encode(b"demo-client:demo-secret").decode()
 MODELS: tuple[tuple[str, str], ...] = (
@@ -88,14 +97,6 @@ class FakeConfig(msgspec.Struct, kw_only=True):
     keep_received: int = 0
 
 
-class FakeError(Exception):
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-
-
 class FakeGigaChat:
     """The ASGI app. `requests` keeps every decoded chat request for tests to inspect."""
 
@@ -107,30 +108,29 @@ class FakeGigaChat:
         self.files: dict[str, giga.UploadedFile] = {}
         self.threads: dict[str, list[giga.ChatMessage]] = {}
         self.auth_calls = 0
-        self._validators: dict[str, Callable[[bytes], None]] | None = None
+        if self.config.validate and importlib.util.find_spec("gigachat") is None:
+            raise RuntimeError(
+                "Validating requests needs the gigachat SDK (a test dependency): "
+                "pip install 'gigachat>=0.2.3,<0.3'"
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        body = await _body(receive)
+        body = await read_body(receive)
         try:
             await self._route(method, path, scope, body, send)
         except FakeError as exc:
-            headers = [(b"content-type", b"application/json")]
-            if exc.retry_after is not None:
-                headers.append((b"retry-after", str(exc.retry_after).encode()))
-            await _send(
-                send, exc.status, _encode({"status": exc.status, "message": exc.message}), headers
-            )
+            await send_error(send, exc)
 
     async def _route(self, method: str, path: str, scope: Scope, body: bytes, send: Send) -> None:
         if path.endswith("/oauth") and method == "POST":
-            return await _json(send, self._oauth(scope, body))
+            return await send_json(send, self._oauth(scope, body))
         if path == "/api/v1/token" and method == "POST":
-            return await _json(send, self._password_token(scope))
+            return await send_json(send, self._password_token(scope))
         if path.startswith(RECEIVED) and method == "GET":
             return await self._shown(path.removeprefix(RECEIVED), send)
         self._check_token(scope)
@@ -139,7 +139,7 @@ class FakeGigaChat:
             self._keep(scope, contract_, body)
             return await self._chat(body, contract_, send)
         if path == "/api/v1/models" and method == "GET":
-            return await _json(
+            return await send_json(
                 send, giga.Models(data=[_model(m, t) for m, t in MODELS], object="list")
             )
         if path.startswith("/api/v1/models/") and method == "GET":
@@ -147,18 +147,18 @@ class FakeGigaChat:
             found = [_model(m, t) for m, t in MODELS if m == name]
             if not found:
                 raise FakeError(404, "No such model")
-            return await _json(send, found[0])
+            return await send_json(send, found[0])
         if path == "/api/v1/embeddings" and method == "POST":
-            return await _json(send, self._embeddings(body))
+            return await send_json(send, self._embeddings(body))
         if path == "/api/v1/tokens/count" and method == "POST":
-            req = _decoded(_decode_counts, body)
+            req = decoded(_decode_counts, body)
             counts = [
                 giga.TokensCount(tokens=words(t) + 1, characters=len(t), object="tokens")
                 for t in req.input
             ]
-            return await _json(send, counts)
+            return await send_json(send, counts)
         if path == "/api/v1/files" and method == "POST":
-            return await _json(send, self._upload(scope, body))
+            return await send_json(send, self._upload(scope, body))
         raise FakeError(404, "Not found")
 
     def _keep(self, scope: Scope, contract_: str, body: bytes) -> None:
@@ -175,7 +175,7 @@ class FakeGigaChat:
         if found is None:
             raise FakeError(404, "No chat request with that X-Request-ID was kept")
         contract_, body = found
-        await _json(send, {"contract": contract_, "body": msgspec.Raw(body)})
+        await send_json(send, {"contract": contract_, "body": msgspec.Raw(body)})
 
     # --- auth ------------------------------------------------------------------
 
@@ -221,9 +221,9 @@ class FakeGigaChat:
         if self.config.validate:
             self._sdk_validate(body, contract_)
         if contract_ == "v1":
-            v1 = _decoded(_decode_v1, body)
+            v1 = decoded(_decode_v1, body)
             return v2_from_v1(v1), bool(v1.stream)
-        req = _decoded(_decode_v2, body)
+        req = decoded(_decode_v2, body)
         return req, bool(req.stream)
 
     async def _chat(self, body: bytes, contract_: str, send: Send) -> None:
@@ -248,26 +248,22 @@ class FakeGigaChat:
         if self.config.ttfb_ms:
             await asyncio.sleep(self.config.ttfb_ms / 1000)
         if not stream:
-            return await _json(send, self._complete(ans, model, state, contract_, thread))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream"),
-                    (b"cache-control", b"no-cache"),
-                ],
-            }
-        )
+            return await send_json(send, self._complete(ans, model, state, contract_, thread))
         frames = (
             frames_v1(ans, model, state)
             if contract_ == "v1"
             else frames_v2(ans, model, state, thread)
         )
+        await self._stream(send, frames, broken=model == "stream-break")
+
+    async def _stream(self, send: Send, frames: list[bytes], broken: bool) -> None:
+        """SSE frames, `chunk_ms` apart; `broken` drops the connection after the first."""
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         for n, frame in enumerate(frames):
             if n and self.config.chunk_ms:
                 await asyncio.sleep(self.config.chunk_ms / 1000)
-            if model == "stream-break" and n == 1:
+            if broken and n == 1:
                 raise RuntimeError("fake GigaChat drops the connection mid-stream")
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -330,7 +326,7 @@ class FakeGigaChat:
     # --- other endpoints -----------------------------------------------------------
 
     def _embeddings(self, body: bytes) -> giga.Embeddings:
-        req = _decoded(_decode_embeddings, body)
+        req = decoded(_decode_embeddings, body)
         if req.model not in {m for m, t in MODELS if t == "embedder"}:
             raise FakeError(404, "No such model")
         return giga.Embeddings(
@@ -353,7 +349,7 @@ class FakeGigaChat:
         match = re.search(r"boundary=([^;]+)", ctype)
         if not ctype.startswith("multipart/form-data") or match is None:
             raise FakeError(400, "Expected multipart/form-data")
-        fields = _multipart(body, match.group(1).strip('"').encode())
+        fields = multipart(body, match.group(1).strip('"').encode())
         if "file" not in fields:
             raise FakeError(400, "No file in the form")
         filename, data, mime = fields["file"]
@@ -373,60 +369,8 @@ class FakeGigaChat:
         return uploaded
 
 
-def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
-    try:
-        return decode(body)
-    except msgspec.ValidationError as exc:
-        raise FakeError(422, f"Invalid request: {exc}") from None
-    except msgspec.DecodeError:
-        raise FakeError(400, "Request body is not valid JSON") from None
-
-
 def _model(name: str, kind: str) -> giga.Model:
     return giga.Model(id=name, object="model", owned_by="salutedevices", type=kind)
-
-
-def _multipart(body: bytes, boundary: bytes) -> dict[str, tuple[str | None, bytes, str]]:
-    """Form fields by name: (filename or None, bytes, content type or "")."""
-    fields: dict[str, tuple[str | None, bytes, str]] = {}
-    for part in body.split(b"--" + boundary):
-        head, sep, data = part.partition(b"\r\n\r\n")
-        name = re.search(rb'\bname="([^"]*)"', head)
-        if sep and name:
-            file = re.search(rb'filename="([^"]*)"', head)
-            filename = file.group(1).decode() if file else None
-            ctype = re.search(rb"(?i)content-type:\s*([^\r\n;]+)", head)
-            mime = ctype.group(1).decode().strip().lower() if ctype else ""
-            fields[name.group(1).decode()] = (filename, data.removesuffix(b"\r\n"), mime)
-    return fields
-
-
-async def _body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _json(send: Send, value: Any) -> None:
-    await _send(send, 200, _encode(value), [(b"content-type", b"application/json")])
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def app_from_env() -> FakeGigaChat:

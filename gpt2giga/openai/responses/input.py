@@ -23,7 +23,6 @@ from gpt2giga.openai.responses import wire as rsp
 
 T = TypeVar("T")
 
-_decode_any = msgspec.json.Decoder().decode
 _decode_type = msgspec.json.Decoder(rsp.ItemType).decode
 _DECODERS: dict[str, Callable[[bytes], rsp.InputItem]] = {
     "message": msgspec.json.Decoder(rsp.Message).decode,
@@ -133,7 +132,11 @@ class _Reader:
         self.flush()
         if isinstance(item, rsp.FunctionCall):
             flat = self._flat(item.name, item.namespace)
-            self._call(item.call_id, flat, _arguments(item.arguments, i))
+            self._call(
+                item.call_id,
+                flat,
+                build.call_arguments(item.arguments, f"input[{i}]", f"input[{i}].arguments"),
+            )
         else:
             self._call(item.call_id, item.name, {"input": item.input})
 
@@ -187,18 +190,6 @@ class _Reader:
             giga.ChatMessage(role="tool", content=[part], tools_state_id=answer.state_of(call_id))
         )
         self._assistant = None
-
-
-def _arguments(arguments: str | dict[str, object], i: int) -> object:
-    if isinstance(arguments, dict):
-        return arguments
-    try:
-        value = _decode_any(arguments) if arguments.strip() else {}
-    except msgspec.DecodeError:
-        raise errors.BadRequest(
-            f"input[{i}]: function arguments are not valid JSON", param=f"input[{i}].arguments"
-        ) from None
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def _content(

@@ -1,10 +1,11 @@
 """The Responses API's stored responses: what `previous_response_id` and `GET /responses/{id}` need.
 
 `ResponseStore` encodes each `StoredResponse` (MessagePack) into a table of
-the state store that `Context` gets from the app: in memory for one process,
-shared by every worker and replica otherwise (`gpt2giga/state/`), bounded by
-count (oldest out first) and by age either way. It knows nothing of HTTP or
-of GigaChat's wire beyond the hub message structs it keeps.
+the state store, which the app builds once and hands to the Responses
+handlers: in memory for one process, shared by every worker and replica
+otherwise (`gpt2giga/state/`), bounded by count (oldest out first) and by age
+either way. It knows nothing of HTTP or of GigaChat's wire beyond the hub
+message structs it keeps.
 """
 
 from __future__ import annotations

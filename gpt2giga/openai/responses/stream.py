@@ -286,13 +286,6 @@ class StreamTranslator:
         )
         return [*events, event(sequence_number=self._next(), response=self.response)]
 
-    def finish(self) -> list[ev.StreamEvent]:
-        if self.done:
-            return []
-        return self.error(
-            errors.UpstreamError("GigaChat ended the stream before the answer was complete")
-        )
-
     def error(self, err: errors.GatewayError) -> list[ev.StreamEvent]:
         self.done = True
         events = self._start()

@@ -1,7 +1,7 @@
 """The stored-responses store: what goes in comes back whole, through whichever table holds it.
 
 The tables' own bounds (count, age) and their shared backends are tested in
-tests/state/test_tables.py; here, the record and how the context builds the store.
+tests/state/ (test_ttl.py, test_tables.py); here, the record and how the app builds the store.
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 import pytest
 
 from gpt2giga import config
-from gpt2giga.context import Context
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai.responses.store import ResponseStore, StoredResponse
 from gpt2giga.state.memory import MemoryTable
-from tests.conftest import make_client, make_settings
+from tests.conftest import build_app, make_settings
 
 
 def conversation() -> StoredResponse:
@@ -63,16 +62,14 @@ async def test_delete_says_whether_there_was_something_to_delete() -> None:
     assert await store.delete("resp_1") is False
 
 
-async def test_context_builds_the_store_from_settings() -> None:
-    settings = make_settings(
-        GPT2GIGA_RESPONSES_STORE_SIZE="1", GPT2GIGA_RESPONSES_STORE_TTL_SECONDS="5"
-    )
-    ctx = Context(settings, make_client(settings))
-    await ctx.responses.put("resp_a", conversation())
-    await ctx.responses.put("resp_b", conversation())
-    assert await ctx.responses.get("resp_a") is None
-    assert await ctx.responses.get("resp_b") == conversation()
-    await ctx.upstream.aclose()
+async def test_the_app_builds_the_store_from_settings() -> None:
+    app = build_app(GPT2GIGA_RESPONSES_STORE_SIZE="1", GPT2GIGA_RESPONSES_STORE_TTL_SECONDS="5")
+    await app.responses.store.put("resp_a", conversation())
+    await app.responses.store.put("resp_b", conversation())
+    assert await app.responses.store.get("resp_a") is None
+    assert await app.responses.store.get("resp_b") == conversation()
+    assert app.ctx is not None
+    await app.ctx.upstream.aclose()
 
 
 @pytest.mark.parametrize(

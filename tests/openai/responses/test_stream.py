@@ -21,7 +21,7 @@ from openai import omit
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.responses import Response, ResponseStreamEvent
 
-from gpt2giga import errors
+from gpt2giga import errors, sse
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.gigachat.request import Prepared
 from gpt2giga.openai.responses import output, stream
@@ -88,7 +88,7 @@ def drive(
         body += stream.frame(t.feed(chunk))
         if t.done:
             break
-    body += stream.frame(t.finish())
+    body += stream.frame(sse.finish(t))
     return Run(body), t
 
 
@@ -376,4 +376,4 @@ def test_error_before_any_chunk_still_starts_the_response() -> None:
 def test_finish_after_completion_adds_nothing() -> None:
     t = translator()
     drive(recorded("chat_text_v2"), t)
-    assert t.finish() == []
+    assert sse.finish(t) == []
