@@ -9,6 +9,7 @@ repr, or anywhere else this module prints.
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import ipaddress
 import os
 import re
@@ -168,6 +169,20 @@ class ProxySettings(msgspec.Struct, frozen=True, kw_only=True):
     # Client headers passed on to GigaChat besides the tracing set; credentials,
     # cookies and SDK headers are refused at start-up.
     forward_headers: list[str] = []
+    # --- shared state: several workers and replicas (README, deploy/README.md) ---
+    # Redis that every worker and replica shares: redis://, rediss:// (TLS) or unix://.
+    # A secret: the URL may carry a password.
+    redis_url: Secret | None = None
+    redis_key_prefix: str = "gpt2giga:"
+    redis_max_connections: int = 32
+    # Bounds each Redis call, and each wait for a pooled connection.
+    redis_timeout_seconds: float = 1.0
+    # Several workers on one box without Redis share state in a SQLite file in this
+    # directory; the CLI makes a fresh one (removed at exit) when GPT2GIGA_WORKERS > 1.
+    state_dir: str | None = None
+    # A model slot's lease lasts this long unless its holder renews it (every third of
+    # it): a process that dies frees its slots within this time.
+    model_max_connections_lease_seconds: float = 15.0
 
 
 class GigaChatSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -439,6 +454,27 @@ def validate_operations(proxy: ProxySettings) -> None:
             _network(f"GPT2GIGA_{name.upper()}", network)
     if proxy.use_https:
         validate_https(proxy)
+    validate_state(proxy)
+
+
+def validate_state(proxy: ProxySettings) -> None:
+    _at_least("redis_max_connections", proxy.redis_max_connections, 1)
+    if proxy.redis_timeout_seconds <= 0:
+        raise ConfigError("GPT2GIGA_REDIS_TIMEOUT_SECONDS: expected a positive number of seconds")
+    if not 1 <= proxy.model_max_connections_lease_seconds <= 30:
+        raise ConfigError(
+            "GPT2GIGA_MODEL_MAX_CONNECTIONS_LEASE_SECONDS: expected 1 to 30 seconds "
+            "(a dead process's slots are free again after it)"
+        )
+    if proxy.redis_url is None:
+        return
+    # The value is never echoed: the URL may carry a password.
+    if not proxy.redis_url.value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("GPT2GIGA_REDIS_URL: expected a redis://, rediss:// or unix:// URL")
+    if importlib.util.find_spec("redis") is None:
+        raise ConfigError(
+            "GPT2GIGA_REDIS_URL: Redis support is not installed; pip install 'gpt2giga[redis]'"
+        )
 
 
 def sink_names(proxy: ProxySettings) -> list[SinkName]:

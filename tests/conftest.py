@@ -21,6 +21,9 @@ from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
 from tests.postgres_server import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
+# A real Redis on a loopback port, for the shared-state tests.
+pytest_plugins = ["tests.redis_server"]
+
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"
 V1_CHAT = BASE + "/chat/completions"
