@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo run test lint typecheck pytest bench bench-quick clean parameters-table
+.PHONY: demo run test lint typecheck pytest bench bench-quick clean parameters-table redis-server
 
 # Servers the tests start themselves, installed here when missing (CI starts from a clean machine).
 # PostgreSQL: the traffic-log sink and the admin API are tested against a real server.
@@ -12,6 +12,8 @@ TEST_SERVICES += postgres-installed
 .PHONY: postgres-installed
 postgres-installed:
 	@bash scripts/install-postgres.sh
+# Redis: stored responses, model limits and the upload cache shared by workers and replicas.
+TEST_SERVICES += redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +56,12 @@ parameters-table: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
+
+# The tests start a real Redis on a free loopback port (tests/redis_server.py): Debian's
+# redis-server, installed only when missing (as root, or through sudo). Its package does not
+# start a system service where policy-rc.d forbids it (containers, CI).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }

@@ -48,7 +48,7 @@ from gpt2giga.openai import translate as openai_translate
 from gpt2giga.openai.responses.handlers import Responses
 from gpt2giga.ops.system import Ops
 from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
-from gpt2giga.state.limits import Limits
+from gpt2giga.state.store import open_store
 
 if TYPE_CHECKING:
     from gpt2giga.observe.metrics import Metrics
@@ -156,13 +156,23 @@ class App:
         self.ring = logs.Ring() if p.mode == "DEV" else None
         if self.ring is not None:
             self.ring.setFormatter(logs.formatter(settings))
-        # The Responses routes own the process's store of responses: built here, once.
-        self.responses = Responses.from_settings(settings)
-        ops = Ops(self.drain, self.metrics, self.ring, self.database, self, self.responses.create)
+        # What outlives a request: in memory, or shared by workers and replicas.
+        self.state = open_store(settings, self.metrics)
+        # The Responses routes own the gateway's store of responses: built here, once.
+        self.responses = Responses.from_settings(settings, self.state)
+        ops = Ops(
+            self.drain,
+            self.metrics,
+            self.ring,
+            self.database,
+            self,
+            self.responses.create,
+            self.state,
+        )
         private, public = ops.routes(settings)
         stored: list[RouteSpec] = [(m, path, h, "openai") for m, path, h in self.responses.routes()]
         self.router = Router([*ROUTES, *stored, *private], [*PUBLIC, *public])
-        self.limits = Limits(
+        self.limits = self.state.limits(
             p.model_max_connections,
             p.model_max_connections_default,
             p.model_max_connections_acquire_timeout,
@@ -180,7 +190,7 @@ class App:
         upstream.limits = self.limits  # the app owns the settings, the client enforces them
         if self.tracer is not None:
             upstream.trace()
-        return Context(self.settings, upstream)
+        return Context(self.settings, upstream, state=self.state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -237,6 +247,7 @@ class App:
             mark_process_dead()
         if self.ctx is not None and self._owns_upstream:
             await self.ctx.upstream.aclose()
+        await self.state.close()
 
     async def _holding(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`_http`, and what the request leased given back when it ends (a stream included)."""

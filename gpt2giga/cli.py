@@ -37,6 +37,7 @@ log = logging.getLogger("gpt2giga")
 # then the gateway has ended its own streams and flushed the traffic log.
 KILL_GRACE_S = 5
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STATE_ENV = "GPT2GIGA_STATE_DIR"
 # asyncio's own loop, even where uvloop is installed (Granian's "auto" would pick it):
 # the drain's signal hooks need asyncio's, and the gateway is measured and tested on it.
 LOOP = "asyncio"
@@ -267,7 +268,8 @@ def serve(settings: config.Settings) -> None:
     )
     # The app's drain ends streams at the shutdown timeout; Granian kills after a grace.
     kill_timeout = math.ceil(p.shutdown_timeout_seconds) + KILL_GRACE_S
-    with metrics_dir(settings):
+    with metrics_dir(settings), state_dir(settings):
+        log.info("state (stored responses, model limits, upload cache): %s", state_mode(settings))
         if p.workers == 1:
             serve_embedded(options, kill_timeout)
             return
@@ -343,3 +345,34 @@ def metrics_dir(settings: config.Settings) -> Iterator[None]:
     finally:
         os.environ.pop(MULTIPROC_ENV, None)
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def state_dir(settings: config.Settings) -> Iterator[None]:
+    """Several workers without Redis share state in a SQLite file in a fresh run directory.
+
+    Made here, before any worker starts, and named to them in GPT2GIGA_STATE_DIR;
+    private to this user (mkdtemp: 0700) and removed at exit. A directory named
+    in the settings is the operator's: used as it is and kept.
+    """
+    p = settings.proxy
+    if p.workers == 1 or p.redis_url or p.state_dir:
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="gpt2giga-state-")
+    os.environ[STATE_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(STATE_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def state_mode(settings: config.Settings) -> str:
+    p = settings.proxy
+    if p.redis_url:
+        return f"shared through Redis (key prefix {p.redis_key_prefix!r})"
+    directory = p.state_dir or os.environ.get(STATE_ENV)
+    if directory:
+        return f"shared by the workers of this box in SQLite under {directory}"
+    return "in this process's memory"

@@ -18,8 +18,9 @@ from gpt2giga.config import Settings, has_upstream_auth
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.catalog import ModelCatalog
 from gpt2giga.gigachat.client import GigaChatClient
-from gpt2giga.gigachat.uploads import Uploader
+from gpt2giga.gigachat.uploads import CACHE_SIZE, CACHE_TTL_S, FileCache, Uploader
 from gpt2giga.observe import exchange
+from gpt2giga.state.store import MemoryStore, Store
 
 
 class Context:
@@ -30,12 +31,15 @@ class Context:
         *,
         clock: Callable[[], float] = time.time,
         token_hex: Callable[[int], str] = exchange.random_hex,
+        state: Store | None = None,
     ) -> None:
         self.settings = settings
         self.upstream = upstream
         self.models = ModelCatalog(upstream, settings.resolve_model)
         proxy = settings.proxy
-        self.uploads = Uploader(proxy, upstream)
+        state = MemoryStore() if state is None else state
+        cache = FileCache(state.table("uploads", CACHE_SIZE, CACHE_TTL_S))
+        self.uploads = Uploader(proxy, upstream, cache=cache)
         self.clock = clock
         self._token_hex = token_hex
         self.pass_tokens = (

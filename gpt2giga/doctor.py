@@ -2,9 +2,11 @@
 
 Checks, in order: the credentials' form, TLS to the OAuth and API hosts, one
 OAuth round, the model list (and `GIGACHAT_MODEL` in it), a tiny chat on the
-v1 and on the v2 contract, the embeddings model. A check that cannot run
+v1 and on the v2 contract, the embeddings model; then the shared state store,
+when one is configured (a write, a read and a delete). A check that cannot run
 because an earlier one failed is skipped, not failed twice. Uses the gateway's
-own GigaChat client, so what passes here is what the gateway will do.
+own GigaChat client and state store, so what passes here is what the gateway
+will do.
 """
 
 from __future__ import annotations
@@ -155,7 +157,30 @@ async def run(settings: Settings, client: GigaChatClient | None = None) -> list[
     finally:
         if own:
             await client.aclose()
+    if settings.proxy.redis_url or settings.proxy.state_dir:
+        checks.append(await state_store(settings))
     return checks
+
+
+async def state_store(settings: Settings) -> Check:
+    """A key written, read back and deleted, as a stored response would be."""
+    from gpt2giga.state.store import open_store
+
+    store = open_store(settings)
+    table = store.table("doctor", 1, 60.0)
+    where = "GPT2GIGA_REDIS_URL" if settings.proxy.redis_url else "GPT2GIGA_STATE_DIR"
+    try:
+        await table.put("probe", b"ok")
+        found = await table.get("probe")
+        await table.delete("probe")
+    except errors.StateUnavailable:
+        detail = f"{store.kind} did not answer; check {where} and that this host reaches it"
+        return Check("state store", "fail", detail)
+    finally:
+        await store.close()
+    if found != b"ok":
+        return Check("state store", "fail", f"a value written to {store.kind} did not come back")
+    return Check("state store", "ok", f"{store.kind} keeps what the gateway writes ({where})")
 
 
 UPSTREAM = ("authorization", "models", "chat v1", "chat v2", "embeddings")

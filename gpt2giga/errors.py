@@ -79,6 +79,13 @@ class Overloaded(GatewayError):
     kind = "overloaded"
 
 
+class StateUnavailable(GatewayError):
+    """The shared state store (Redis, or the SQLite file of a one-box gateway) cannot be reached."""
+
+    status = 503
+    kind = "state_unavailable"
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     kind = "upstream_timeout"

@@ -5,7 +5,8 @@ files is done by these few rules of the Compose Specification (merge.md,
 interpolation.md, profiles.md), enough for the keys those files use: mappings
 merge by key, `environment` and `depends_on` are normalized to mappings first,
 the lists in APPENDED append (ports, volumes, ...), any other list (commands,
-`healthcheck.test`, `profiles`) is replaced.
+`healthcheck.test`, `profiles`) is replaced; a value tagged `!reset` drops what
+earlier files gave, one tagged `!override` replaces it whole (Compose 2.24.4+).
 """
 
 from __future__ import annotations
@@ -32,9 +33,52 @@ class InterpolationError(ValueError):
     """A `${NAME:?message}` whose variable is unset: Compose stops with the message."""
 
 
-def load(path: Path) -> dict[str, Any]:
-    loaded = yaml.safe_load(path.read_text())
+class Tagged:
+    """A value under `!reset` or `!override`: how it merges, not what it is."""
+
+    def __init__(self, tag: str, value: Any) -> None:
+        self.tag = tag
+        self.value = value
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Tagged:
+    value: Any
+    if isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return Tagged(node.tag, value)
+
+
+for _tag in ("!reset", "!override"):
+    _Loader.add_constructor(_tag, _tagged)
+
+
+def load_tagged(path: Path) -> dict[str, Any]:
+    loaded = yaml.load(path.read_text(), Loader=_Loader)  # a SafeLoader with two tags
     assert isinstance(loaded, dict), path
+    return loaded
+
+
+def untagged(value: Any) -> Any:
+    """The file as the schema sees it: tags gone, their values in place."""
+    if isinstance(value, Tagged):
+        return untagged(value.value)
+    if isinstance(value, dict):
+        return {k: untagged(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untagged(v) for v in value]
+    return value
+
+
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = untagged(load_tagged(path))
     return loaded
 
 
@@ -83,10 +127,13 @@ def _normalized(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merge(base: Any, override: Any, key: str = "") -> Any:
+    if isinstance(override, Tagged):
+        # `!reset` leaves the key as if no earlier file set it; `!override` replaces it.
+        return copy.deepcopy(untagged(override.value))
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for k, v in override.items():
-            merged[k] = _merge(base[k], v, k) if k in base else copy.deepcopy(v)
+            merged[k] = _merge(base[k], v, k) if k in base else copy.deepcopy(untagged(v))
         return merged
     if isinstance(base, list) and isinstance(override, list) and key in APPENDED:
         return base + [v for v in override if v not in base]
@@ -97,7 +144,7 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     """The files as one project, later files overriding earlier ones."""
     project: dict[str, Any] = {}
     for path in paths:
-        doc = load(path)
+        doc = load_tagged(path)
         doc["services"] = {
             name: _normalized(svc or {}) for name, svc in (doc.get("services") or {}).items()
         }

@@ -23,6 +23,8 @@ from gpt2giga.gigachat.reader import UpstreamStream, hub_chunk
 from gpt2giga.gigachat.upstream import build_pool
 from tests.postgres_server import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 
+# A real Redis on a loopback port, for the shared-state tests.
+pytest_plugins = ["tests.redis_server"]
 # Property tests: random locally, the same examples on every CI run (CI=true), never a
 # deadline (a shared CI machine is slow at times), no example database in the work tree.
 # HYPOTHESIS_PROFILE=deep runs many more examples, to hunt for bugs by hand.

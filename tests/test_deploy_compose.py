@@ -315,7 +315,11 @@ def test_opensearch_mirrors_postgres_and_waits_for_both() -> None:
     assert search["environment"]["DISABLE_SECURITY_PLUGIN"] == "true"
     assert "_cluster/health" in search["healthcheck"]["test"][1]
     # OpenSearch is written over the gateway's own HTTP client: no extra for it.
-    assert extras(services) == ["postgres", "otel"]  # the default list; nothing for OpenSearch
+    assert extras(services) == [
+        "postgres",
+        "otel",
+        "redis",
+    ]  # the default list; nothing for OpenSearch
 
 
 def test_opensearch_settings_pass_through_from_the_env_file() -> None:
@@ -329,6 +333,40 @@ def test_opensearch_settings_pass_through_from_the_env_file() -> None:
     )
     assert gw["environment"]["GPT2GIGA_OPENSEARCH_INDEX"] == "audit"
     assert gw["environment"]["GPT2GIGA_OPENSEARCH_DATA_STREAM"] == "false"
+
+
+# --- replicas.yaml --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["DEV", "PROD"])
+def test_replicas_share_the_redis_they_start_and_publish_no_port_of_their_own(mode: str) -> None:
+    files = ["base.yaml", "replicas.yaml", "nginx.yaml"]
+    services = started(files, {mode, "replicas", "nginx"})
+    gw, redis = gateway(services), services["redis"]
+    assert gw["ports"] == []  # several replicas cannot publish one port: nginx is the door
+    assert int(gw["deploy"]["replicas"]) == 3
+    assert gw["networks"]["default"]["aliases"] == ["gpt2giga"]  # what nginx forwards to
+    url = gw["environment"]["GPT2GIGA_REDIS_URL"]
+    assert url == "redis://redis:6379/0"
+    settings = config.load({"GIGACHAT_CREDENTIALS": "x", "GPT2GIGA_REDIS_URL": url, **ENV})
+    assert settings.proxy.redis_url is not None
+    assert gw["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "ports" not in redis  # reached on the compose network only
+    assert "redis" in extras(services)
+    assert services["nginx"]["ports"] == ["80:80"]
+
+
+def test_the_number_of_replicas_comes_from_the_env_file() -> None:
+    env = {**ENV, "GPT2GIGA_REPLICAS": "5"}
+    gw = gateway(started(["base.yaml", "replicas.yaml"], {"PROD", "replicas"}, env))
+    assert int(gw["deploy"]["replicas"]) == 5
+
+
+def test_without_the_replicas_overlay_the_gateway_keeps_its_port_and_memory_state() -> None:
+    gw = gateway(started(["base.yaml", "nginx.yaml"], {"PROD", "nginx"}))
+    assert gw["ports"] == ["127.0.0.1:8090:8090"]
+    assert "GPT2GIGA_REDIS_URL" not in gw["environment"]
 
 
 # --- nginx ----------------------------------------------------------------------------------

@@ -172,3 +172,33 @@ async def test_an_unreachable_host_is_named_with_what_to_check() -> None:
     status, detail = found["tls 127.0.0.1:" + url.split(":")[2].split("/")[0]]
     assert status == "fail" and detail.startswith("cannot connect (")
     assert "DNS" in detail and found["authorization"][0] == "skip"
+
+
+async def test_a_shared_state_store_is_checked_when_one_is_configured(
+    redis_server: Any, redis_prefix: str, tmp_path: Path
+) -> None:
+    assert "state store" not in await checks()  # in memory: nothing to check
+    redis = await checks(
+        GPT2GIGA_REDIS_URL=redis_server.url, GPT2GIGA_REDIS_KEY_PREFIX=redis_prefix
+    )
+    local = await checks(GPT2GIGA_STATE_DIR=str(tmp_path))
+    assert redis["state store"] == (
+        "ok",
+        "redis keeps what the gateway writes (GPT2GIGA_REDIS_URL)",
+    )
+    assert local["state store"] == (
+        "ok",
+        "sqlite keeps what the gateway writes (GPT2GIGA_STATE_DIR)",
+    )
+    assert redis_server.command("EXISTS", f"{redis_prefix}t:doctor:probe") == b":0\r\n"
+
+
+async def test_an_unreachable_redis_fails_the_check_without_its_address(own_redis: Any) -> None:
+    url = own_redis.url
+    own_redis.stop()
+    found = await checks(GPT2GIGA_REDIS_URL=url, GPT2GIGA_REDIS_TIMEOUT_SECONDS="0.5")
+    status, detail = found["state store"]
+    assert status == "fail"
+    assert detail == "redis did not answer; check GPT2GIGA_REDIS_URL and that this host reaches it"
+    assert str(own_redis.port) not in detail
+    assert statuses(found)["chat v2"] == "ok"  # GigaChat's checks are not affected

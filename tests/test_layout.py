@@ -191,6 +191,32 @@ def test_opentelemetry_loads_only_when_tracing_is_on() -> None:
     assert users == {"gpt2giga/observe/traces.py"}
 
 
+def test_the_state_store_client_loads_only_when_configured() -> None:
+    """One process: neither redis-py nor sqlite3, even with the app built and limits set."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from gpt2giga import config\n"
+        "from gpt2giga.app import App\n"
+        "settings = config.load({'GIGACHAT_CREDENTIALS': 'x', "
+        "'GPT2GIGA_MODEL_MAX_CONNECTIONS_DEFAULT': '1'})\n"
+        "App(settings)\n"
+        "print(sorted({'redis', 'sqlite3'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "state").glob("*.py")), ids=name)
+def test_state_never_imports_a_dialect(path: Path) -> None:
+    dialects = {"gpt2giga.openai", "gpt2giga.anthropic", "gpt2giga.gemini"}
+    assert not {m for m in imports(path) if m.startswith(tuple(dialects))}
+
+
 BENCHMARKS = sorted((PACKAGE.parent / "benchmarks").glob("*.py"))
 
 

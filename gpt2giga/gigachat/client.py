@@ -35,7 +35,7 @@ from gpt2giga.gigachat.upstream import (
     transport_error,
 )
 from gpt2giga.observe import exchange
-from gpt2giga.state.limits import UNLIMITED, Limits, Release
+from gpt2giga.state.limits import UNLIMITED, Limiter, Release
 
 log = logging.getLogger("gpt2giga.gigachat")
 
@@ -98,7 +98,7 @@ class GigaChatClient:
         self._chat_urls = chat_urls(base)
         self.auth = self.token_source(Credentials.from_settings(settings))
         # Set by the app from GPT2GIGA_MODEL_MAX_CONNECTIONS*; enforced here, where calls go out.
-        self.limits: Limits = UNLIMITED
+        self.limits: Limiter = UNLIMITED
         self._streams: set[UpstreamStream] = set()
 
     def token_source(self, creds: Credentials) -> TokenSource:

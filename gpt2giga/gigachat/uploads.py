@@ -5,19 +5,22 @@ attachments (`Prepared.attachments`). Every check that needs no network runs
 first, for all of a request's attachments, so a refused request reaches
 nobody; then remote URLs are fetched (`remote.py`) and new files uploaded,
 several at a time. Uploads are kept by content hash and GigaChat account in a
-bounded cache with a TTL, so an agent that resends a screenshot every turn
-uploads it once.
+bounded cache with a TTL (a table of the state store: shared by every worker
+and replica when there are several), so an agent that resends a screenshot
+every turn uploads it once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import urlsplit
+
+import msgspec
 
 from gpt2giga import errors
 from gpt2giga.config import ProxySettings
@@ -25,19 +28,23 @@ from gpt2giga.gigachat import files
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
-from gpt2giga.state.ttl import TTLMap
+from gpt2giga.state.memory import MemoryTable
+from gpt2giga.state.store import Table
 
 if TYPE_CHECKING:
     from gpt2giga.gigachat.remote import Fetched, Fetcher
 
 T = TypeVar("T")
-Key = tuple[str, str, Credentials | None]  # content hash, type, GigaChat account
 
 PARALLEL = 4  # fetches and uploads of one request in flight at once
 CACHE_SIZE = 1024
 # GigaChat keeps uploaded files; the bound is ours, so that a cache entry never
 # outlives a file deleted upstream by much.
 CACHE_TTL_S = 3600.0
+ACCOUNT_SALT = b"gpt2giga upload cache account"
+ACCOUNT_ROUNDS = 100_000
+ACCOUNTS_KEPT = 256
+_encode = msgspec.msgpack.Encoder().encode
 SETTING = {
     "image": "GPT2GIGA_MAX_IMAGE_FILE_SIZE_BYTES",
     "text": "GPT2GIGA_MAX_TEXT_FILE_SIZE_BYTES",
@@ -59,23 +66,43 @@ class Blob(NamedTuple):
 
 
 class FileCache:
-    """GigaChat file ids by key: bounded (oldest out first), each kept for `ttl` seconds.
+    """GigaChat file ids by content and account, in a table of the state store.
 
-    An upload in flight is shared: a second request with the same content
-    waits for it instead of uploading again.
+    Shared by the workers and replicas that share the store; a store that is
+    down is a miss (the file is uploaded again), never a failed request. The
+    account is written as a slow salted hash of its credentials, never as they
+    are. An upload in flight is shared within the process: a second request
+    with the same content waits for it instead of uploading again.
     """
 
-    def __init__(
-        self,
-        size: int = CACHE_SIZE,
-        ttl: float = CACHE_TTL_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ids: TTLMap[Key, str] = TTLMap(size, ttl, clock)
-        self._pending: dict[Key, asyncio.Future[str]] = {}
+    def __init__(self, table: Table | None = None) -> None:
+        self._table: Table = MemoryTable(CACHE_SIZE, CACHE_TTL_S) if table is None else table
+        self._accounts: dict[Credentials, str] = {}
+        self._pending: dict[str, asyncio.Future[str]] = {}
 
-    async def get_or_upload(self, key: Key, upload: Callable[[], Awaitable[str]]) -> str:
-        found = self._ids.get(key)
+    async def account(self, creds: Credentials) -> str:
+        """The account as the cache's keys name it."""
+        found = self._accounts.get(creds)
+        if found is None:
+            if len(self._accounts) >= ACCOUNTS_KEPT:
+                self._accounts.clear()
+            # PBKDF2, so that a weak password cannot be read back from a shared store by
+            # guessing: about 20 ms, once per account and process, off the event loop.
+            raw = await asyncio.to_thread(
+                hashlib.pbkdf2_hmac, "sha256", _encode(creds), ACCOUNT_SALT, ACCOUNT_ROUNDS
+            )
+            found = self._accounts[creds] = raw.hex()[:32]
+        return found
+
+    async def get(self, key: str) -> str | None:
+        try:
+            found = await self._table.get(key)
+        except errors.StateUnavailable:
+            return None
+        return None if found is None else found.decode()
+
+    async def get_or_upload(self, key: str, upload: Callable[[], Awaitable[str]]) -> str:
+        found = await self.get(key)
         if found is not None:
             return found
         pending = self._pending.get(key)
@@ -87,12 +114,13 @@ class FileCache:
         # Shielded: a caller that goes away does not cancel an upload others wait for.
         return await asyncio.shield(pending)
 
-    async def _run(self, key: Key, upload: Callable[[], Awaitable[str]]) -> str:
+    async def _run(self, key: str, upload: Callable[[], Awaitable[str]]) -> str:
         try:
             file_id = await upload()
         finally:
             self._pending.pop(key, None)
-        self._ids.put(key, file_id)
+        with contextlib.suppress(errors.StateUnavailable):  # uploaded again next time
+            await self._table.put(key, file_id.encode())
         return file_id
 
 
@@ -142,7 +170,7 @@ class Uploader:
         self._check_total({a.data or a.where: _estimate(a) for a in found if self._image(a)})
         blobs = await _gather([_bind(self._read, a) for a in found])
         self._check_total({b.digest: len(b.data) for b in blobs if b.kind == "image"})
-        account = auth.creds if auth is not None else None
+        account = await self.cache.account(auth.creds if auth else self._client.auth.creds)
         jobs = [_bind(self._upload, a, b, account, auth) for a, b in zip(found, blobs, strict=True)]
         for attachment, file_id in zip(found, await _gather(jobs), strict=True):
             attachment.file.id = file_id
@@ -239,7 +267,7 @@ class Uploader:
     # --- uploading ----------------------------------------------------------------------
 
     async def _upload(
-        self, a: Attachment, blob: Blob, account: Credentials | None, auth: TokenSource | None
+        self, a: Attachment, blob: Blob, account: str, auth: TokenSource | None
     ) -> str:
         async def send() -> str:
             name = files.upload_name(a.filename, blob.mime, blob.digest)
@@ -253,7 +281,7 @@ class Uploader:
                 ) from None
             return uploaded.id
 
-        return await self.cache.get_or_upload((blob.digest, blob.mime, account), send)
+        return await self.cache.get_or_upload(f"{blob.digest}:{blob.mime}:{account}", send)
 
 
 def _estimate(a: Attachment) -> int:

@@ -144,6 +144,18 @@ class Metrics:
             "Calls refused: no model slot within the acquire timeout.",
             ("model",),
         )
+        # Shared state (GPT2GIGA_REDIS_URL, or several workers on one box).
+        self.store_state = Gauge(
+            "gpt2giga_state_store_up",
+            "1 while the shared state store answers, 0 while it is down (per process).",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.fallbacks = counter(
+            "gpt2giga_model_limit_fallback_total",
+            "Model slots granted by one process on its own: the shared state store was down.",
+            ("model",),
+        )
         self._exposition = registry or _merged()
 
     def model(self, name: str) -> str:
@@ -200,6 +212,13 @@ class Metrics:
 
     def refused(self, model: str) -> None:
         self.child(self.refusals, self.model(model)).inc()
+
+    # state.store.Observer
+    def store_up(self, up: bool) -> None:
+        self.store_state.set(1 if up else 0)
+
+    def limit_fallback(self, model: str) -> None:
+        self.child(self.fallbacks, self.model(model)).inc()
 
     def render(self) -> tuple[bytes, bytes]:
         """The exposition body and its content type."""

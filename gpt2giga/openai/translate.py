@@ -330,8 +330,8 @@ ERROR_TYPE = {
 
 def error_detail(err: errors.GatewayError) -> oai.ErrorDetail:
     kind, code = ERROR_TYPE.get(err.status, ("server_error", None))
-    if err.kind == "unsupported":
-        code = "unsupported"
+    if err.kind in ("unsupported", "state_unavailable"):
+        code = err.kind
     return oai.ErrorDetail(message=err.message, type=kind, param=err.param, code=code)
 
 

@@ -34,6 +34,7 @@ from gpt2giga.openai import translate as openai_translate
 from gpt2giga.openai.responses.handlers import Responses
 from gpt2giga.openai.responses.store import ResponseStore
 from gpt2giga.ops.auth import AdminKey, detail
+from gpt2giga.state.memory import MemoryTable
 
 Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
 Spec = tuple[str, str, Handler, None]
@@ -253,7 +254,7 @@ class Debug:
     def __init__(self, settings: Settings, responses: Handler | None = None) -> None:
         self.admin = AdminKey(settings.proxy.admin_api_key)
         self.settings = settings
-        unstored = Responses(ResponseStore(0, 1.0)).create
+        unstored = Responses(ResponseStore(MemoryTable(0, 1.0))).create
         self.requests = dialects(responses or unstored)
         self.answers = dialects(unstored)
 

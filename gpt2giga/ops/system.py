@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # prometheus-client and asyncpg are imported only when they a
     from gpt2giga.observe.metrics import Metrics
     from gpt2giga.observe.postgres import Database
     from gpt2giga.ops.replay import App
+    from gpt2giga.state.store import Store as StateStore
 
 Handler = Callable[[Context, Request], Awaitable[Response | StreamResponse]]
 Spec = tuple[str, str, Handler, None]
@@ -36,7 +37,8 @@ log = logging.getLogger("gpt2giga")
 class Ops:
     """`database`: the traffic log's PostgreSQL, for the admin API; `app`: the whole app,
     through which the admin API replays a request; `responses`: the Responses create
-    route, over the gateway's store, which debug translate runs for a request."""
+    route, over the gateway's store, which debug translate runs for a request;
+    `state`: the state store `/ready` reports on."""
 
     def __init__(
         self,
@@ -46,6 +48,7 @@ class Ops:
         database: Database | None = None,
         app: App | None = None,
         responses: Handler | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.drain = drain
         self.metrics = metrics
@@ -53,6 +56,7 @@ class Ops:
         self.database = database
         self.app = app
         self.responses = responses
+        self.state = state
 
     def routes(self, settings: Settings) -> tuple[list[Spec], list[Spec]]:
         """(routes behind the API key, public routes) for the features that are on."""
@@ -65,7 +69,7 @@ class Ops:
             ("GET", "/health", health, None),
             ("GET", "/ping", health, None),
             ("POST", "/ping", health, None),
-            ("GET", "/ready", Ready(self.drain), None),
+            ("GET", "/ready", Ready(self.drain, self.state), None),
         ]
         if self.ring is not None:
             logs_private, logs_public = LogViews(self.ring, settings.proxy).routes()

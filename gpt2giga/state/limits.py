@@ -31,6 +31,19 @@ class Observer(Protocol):
     def refused(self, model: str) -> None: ...
 
 
+class Limiter(Protocol):
+    """What the GigaChat client holds a call under: this process's `Limits`, or shared leases."""
+
+    async def acquire(self, model: str) -> Release: ...
+
+
+def refusal(model: str, limit: int) -> errors.RateLimited:
+    return errors.RateLimited(
+        f"Too many concurrent requests for model {model}; the gateway allows {limit} at a time",
+        retry_after=RETRY_AFTER_S,
+    )
+
+
 class Gate:
     """Slots for one model. A freed slot is handed straight to the longest waiter."""
 
@@ -91,18 +104,34 @@ class Limits:
         # names cannot grow this.
         self.gates: dict[str, Gate] = {}
 
+    def limit(self, model: str) -> int | None:
+        return self._per_model.get(model, self._default)
+
     async def acquire(self, model: str) -> Release:
         """A slot for one upstream call to `model`; call the result to free it (twice is fine)."""
-        gate = self.gates.get(model)
-        if gate is None:
-            limit = self._per_model.get(model, self._default)
-            if limit is not None:
-                gate = self.gates[model] = Gate(limit)
+        gate = self._gate(model)
         if gate is not None and not gate.try_take():
             await self._wait(gate, model)
         if self._observer is not None:
             self._observer.held(model, 1)
         return _Slot(self, gate, model)
+
+    def try_acquire(self, model: str) -> Release | None:
+        """A slot if one is free now and nobody waits for it; None otherwise."""
+        gate = self._gate(model)
+        if gate is not None and not gate.try_take():
+            return None
+        if self._observer is not None:
+            self._observer.held(model, 1)
+        return _Slot(self, gate, model)
+
+    def _gate(self, model: str) -> Gate | None:
+        gate = self.gates.get(model)
+        if gate is None:
+            limit = self.limit(model)
+            if limit is not None:
+                gate = self.gates[model] = Gate(limit)
+        return gate
 
     async def _wait(self, gate: Gate, model: str) -> None:
         observer = self._observer
@@ -120,11 +149,7 @@ class Limits:
             self._forget_if_idle(gate, model)
             if observer is not None:
                 observer.refused(model)
-            raise errors.RateLimited(
-                f"Too many concurrent requests for model {model}; "
-                f"the gateway allows {gate.limit} at a time",
-                retry_after=RETRY_AFTER_S,
-            )
+            raise refusal(model, gate.limit)
 
     def release(self, gate: Gate | None, model: str) -> None:
         if gate is not None:

@@ -18,6 +18,7 @@ from gpt2giga.gigachat import files
 from gpt2giga.gigachat.auth import Credentials
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.uploads import FileCache, Uploader
+from gpt2giga.state.memory import MemoryTable
 from tests.conftest import FILES, form_fields, make_client, make_settings, uploaded
 from tests.local_server import LocalServer, response
 
@@ -101,7 +102,7 @@ async def test_the_cache_forgets_after_its_ttl_and_past_its_size(
     gigachat: Upstream, uploader: Callable[..., Uploader]
 ) -> None:
     now = [0.0]
-    up = uploader(cache=FileCache(size=1, ttl=60, clock=lambda: now[0]))
+    up = uploader(cache=FileCache(MemoryTable(1, 60, clock=lambda: now[0])))
     for data in (PNG, PNG, JPEG, PNG):  # JPEG pushes PNG out of a one-entry cache
         await up.resolve(image(data, None), None)
     now[0] = 61.0

@@ -4,12 +4,19 @@ Each create decodes the body, finds the response it continues, translates,
 talks to GigaChat through `pipeline.Chat` and encodes once; the answer is
 kept in the store unless the client sent `store: false`. A GigaChat thread
 that is gone (404) is replaced once by the whole stored conversation
-(`Turn.full`, which the pipeline sends). The store is the process's one, built
-by the app and handed to `Responses`; debug translate reads it through `create`.
+(`Turn.full`, which the pipeline sends). The store is built by the app on its
+state store and handed to `Responses`; debug translate reads it through
+`create`. The store may be shared (Redis, or SQLite across workers) and down:
+a request that needs it (a continuation, a retrieve, a delete, a create that
+is to be stored) is then refused with 503 before GigaChat is asked. If the
+store fails while GigaChat answers, a whole answer is refused the same way (it
+could not be continued); a stream has sent its answer already, so that
+failure is logged.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -25,9 +32,11 @@ from gpt2giga.openai.responses import wire as rsp
 from gpt2giga.openai.responses.store import ResponseStore, StoredResponse
 from gpt2giga.pipeline import Chat
 from gpt2giga.router import Handler
+from gpt2giga.state.store import Store
 
 _decode = msgspec.json.Decoder(rsp.ResponsesRequest).decode
 _encode = msgspec.json.Encoder().encode
+log = logging.getLogger("gpt2giga")
 
 
 class Responses:
@@ -37,9 +46,10 @@ class Responses:
         self.store = store
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Responses:
+    def from_settings(cls, settings: Settings, state: Store) -> Responses:
         proxy = settings.proxy
-        return cls(ResponseStore(proxy.responses_store_size, proxy.responses_store_ttl_seconds))
+        size, ttl = proxy.responses_store_size, proxy.responses_store_ttl_seconds
+        return cls(ResponseStore(state.table("responses", size, ttl)))
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -51,11 +61,13 @@ class Responses:
     async def create(self, ctx: Context, request: Request) -> Response | StreamResponse:
         req = parse(_decode, request.body)
         opts = Options.build(ctx.settings, request.contract, req.model)
-        turn = translate.to_giga(req, opts, self._previous(req.previous_response_id))
+        turn = translate.to_giga(req, opts, await self._previous(req.previous_response_id))
         taken = native.apply(turn.prepared, fields.scan(request.body, rsp.ResponsesRequest), opts)
         if turn.full is not None:
             # The same fields on the fallback; what it would name was named above.
             native.place(turn.full, taken, opts, turn.prepared.structured is not None)
+        if turn.store:
+            self.store.check()
         chat = await Chat.start(ctx, request, opts, turn.prepared, turn.full)
         response_id = ctx.new_id("resp_")
         base = output.skeleton(req, response_id, ctx.now(), opts.model)
@@ -67,13 +79,13 @@ class Responses:
         runs = output.tool_runs(resp.tool_execution, resp.messages)
         body = _encode(output.from_giga(reply, runs, base, turn.names, ctx.new_id))
         if turn.store:
-            self.store.put(response_id, output.record(turn, reply, body, resp.thread_id))
+            await self.store.put(response_id, output.record(turn, reply, body, resp.thread_id))
         return Response(body, headers=chat.headers)
 
-    def _previous(self, response_id: str | None) -> StoredResponse | None:
+    async def _previous(self, response_id: str | None) -> StoredResponse | None:
         if response_id is None:
             return None
-        found = self.store.get(response_id)
+        found = await self.store.get(response_id)
         if found is None:
             raise errors.NotFound(
                 f"Previous response with id '{response_id}' not found: it was never stored here "
@@ -98,24 +110,21 @@ class Responses:
                     record = output.record(
                         turn, translator.reply, _encode(final), translator.thread_id
                     )
-                    self.store.put(final.id, record)
+                    try:
+                        await self.store.put(final.id, record)
+                    except errors.StateUnavailable as err:
+                        log.warning("response %s was streamed but not stored: %s", final.id, err)
                 yield data
         finally:
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
                 await aclose()
 
-    def _stored(self, request: Request) -> tuple[str, StoredResponse]:
-        response_id = request.params["response_id"]
-        found = self.store.get(response_id)
-        if found is None:
-            raise errors.NotFound(
-                f"Response with id '{response_id}' not found", param="response_id"
-            )
-        return response_id, found
-
     async def retrieve(self, ctx: Context, request: Request) -> Response:
-        _, found = self._stored(request)
+        response_id = request.params["response_id"]
+        found = await self.store.get(response_id)
+        if found is None:
+            raise _not_found(response_id)
         if request.query.get("stream", "").lower() == "true":
             raise errors.Unsupported(
                 "Replaying a stored response as a stream is not supported", param="stream"
@@ -123,6 +132,11 @@ class Responses:
         return Response(found.body)
 
     async def delete(self, ctx: Context, request: Request) -> Response:
-        response_id, _ = self._stored(request)
-        self.store.delete(response_id)
+        response_id = request.params["response_id"]
+        if not await self.store.delete(response_id):
+            raise _not_found(response_id)
         return Response(_encode(rsp.Deleted(id=response_id)))
+
+
+def _not_found(response_id: str) -> errors.NotFound:
+    return errors.NotFound(f"Response with id '{response_id}' not found", param="response_id")

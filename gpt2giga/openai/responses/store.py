@@ -1,10 +1,11 @@
 """The Responses API's stored responses: what `previous_response_id` and `GET /responses/{id}` need.
 
-Process state, one `ResponseStore` that the app builds once and hands to the
-Responses handlers: a `state.ttl.TTLMap` bounded by count (oldest out
-first) and by age. It knows nothing of HTTP or of GigaChat's wire beyond the
-hub message structs it keeps. With several Granian workers each process has
-its own store.
+`ResponseStore` encodes each `StoredResponse` (MessagePack) into a table of
+the state store, which the app builds once and hands to the Responses
+handlers: in memory for one process, shared by every worker and replica
+otherwise (`gpt2giga/state/`), bounded by count (oldest out first) and by age
+either way. It knows nothing of HTTP or of GigaChat's wire beyond the hub
+message structs it keeps.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.state.ttl import TTLMap
+from gpt2giga.state.store import Table
 
 
 class StoredResponse(msgspec.Struct, kw_only=True):
@@ -29,5 +30,26 @@ class StoredResponse(msgspec.Struct, kw_only=True):
     thread_system: str = ""  # the system text that thread was given
 
 
-class ResponseStore(TTLMap[str, StoredResponse]):
-    """At most `size` responses by id, each for at most `ttl` seconds; `size` 0 keeps nothing."""
+class ResponseStore:
+    """Stored responses by id in `table`; every call may raise `StateUnavailable`."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def check(self) -> None:
+        """Refuse before GigaChat is asked, when the answer could not be kept."""
+        self.table.check()
+
+    async def put(self, response_id: str, stored: StoredResponse) -> None:
+        await self.table.put(response_id, _encode(stored))
+
+    async def get(self, response_id: str) -> StoredResponse | None:
+        found = await self.table.get(response_id)
+        return None if found is None else _decode(found)
+
+    async def delete(self, response_id: str) -> bool:
+        return await self.table.delete(response_id)
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(StoredResponse).decode
