@@ -74,7 +74,6 @@ class Chat:
         """One whole answer, and the `Reply` every dialect's `from_giga` reads."""
         resp = await self._send(self.ctx.upstream.chat)
         reply = answer.reply(resp, self.prepared, id_prefix, fallback_id)
-        reply.model = reply.model or self.opts.model  # v2 answers may leave `model` out
         return resp, reply
 
     async def relay(

@@ -24,14 +24,19 @@ DONE = b"[DONE]"
 
 
 class SSEParser:
-    """Feed raw bytes, get complete events as `(event name or None, data)`."""
+    """Feed raw bytes, get complete events as `(event name or None, data)`.
 
-    __slots__ = ("_buffer", "_data", "_event")
+    With `each_line`, every `data:` line is an event of its own, unnamed, as
+    the gigachat SDK reads GigaChat's v1 streams.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_buffer", "_data", "_each_line", "_event")
+
+    def __init__(self, each_line: bool = False) -> None:
         self._buffer = b""
         self._event: str | None = None
         self._data: list[bytes] = []
+        self._each_line = each_line
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
         events: list[tuple[str | None, bytes]] = []
@@ -65,7 +70,10 @@ class SSEParser:
         elif value[:1] == b" ":
             value = value[1:]
         if name == b"data":
-            self._data.append(value)
+            if self._each_line:
+                events.append((None, value))
+            else:
+                self._data.append(value)
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
 

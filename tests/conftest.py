@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import msgspec
 import pytest
 import respx
+from hypothesis import HealthCheck, settings
 
 from gpt2giga import config, sse
 from gpt2giga.app import App
@@ -23,6 +25,21 @@ from tests.postgres_server import postgres_dsn, postgres_server  # noqa: F401 - 
 
 # A real Redis on a loopback port, for the shared-state tests.
 pytest_plugins = ["tests.redis_server"]
+# Property tests: random locally, the same examples on every CI run (CI=true), never a
+# deadline (a shared CI machine is slow at times), no example database in the work tree.
+# HYPOTHESIS_PROFILE=deep runs many more examples, to hunt for bugs by hand.
+_PROPERTIES: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
+settings.register_profile("dev", max_examples=100, **_PROPERTIES)
+settings.register_profile("ci", max_examples=100, derandomize=True, **_PROPERTIES)
+settings.register_profile("deep", max_examples=3000, **_PROPERTIES)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 BASE = "https://giga.test/api/v1"
 V2_CHAT = "https://giga.test/api/v2/chat/completions"
@@ -235,7 +252,9 @@ def recorded(name: str) -> list[giga.ChatCompletionChunk]:
     for event, data in sse_events((FIXTURES / f"{name}.sse").read_bytes()):
         if data == sse.DONE:
             break
-        chunks.append(hub_chunk(name.endswith("_v1"), event, data))
+        chunk = hub_chunk(name.endswith("_v1"), event, data)
+        if chunk is not None:
+            chunks.append(chunk)
     return chunks
 
 

@@ -97,6 +97,17 @@ def test_feed_returns_events_as_soon_as_they_are_complete() -> None:
     assert parser.finish() == []
 
 
+def test_each_line_makes_every_data_line_an_unnamed_event() -> None:
+    # The gigachat SDK reads a v1 stream line by line: consecutive `data:` lines are two chunks.
+    parser = sse.SSEParser(each_line=True)
+    body = b'event: x\ndata: {"a":1}\ndata: {"b":2}\n\ndata: [DONE]\n'
+    assert parser.feed(body) + parser.finish() == [
+        (None, b'{"a":1}'),
+        (None, b'{"b":2}'),
+        (None, b"[DONE]"),
+    ]
+
+
 def test_finish_clears_the_parser() -> None:
     parser = sse.SSEParser()
     parser.feed(b"event: a\ndata: 1")

@@ -93,7 +93,7 @@ class StreamTranslator:
             self._index += 1
             self._called = True
             block = ant.ToolUseOut(id=piece.id, name=piece.name, input={})
-            arguments = answer.arguments_text(answer.arguments_object(piece.arguments))
+            arguments = answer.arguments_text(piece.arguments)
             events += [
                 ant.ContentBlockStart(index=self._index, content_block=block),
                 ant.ContentBlockDelta(

@@ -356,8 +356,8 @@ def usage(u: giga.ChatUsage) -> ant.Usage:
     # Anthropic counts cache reads apart: its input_tokens excludes them.
     cached = u.cached_tokens
     return ant.Usage(
-        input_tokens=max(u.input_tokens - cached, 0),
-        output_tokens=u.output_tokens,
+        input_tokens=max(u.tokens_in - cached, 0),
+        output_tokens=u.tokens_out,
         cache_creation_input_tokens=0,
         cache_read_input_tokens=cached,
     )

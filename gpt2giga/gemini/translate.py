@@ -316,9 +316,9 @@ def count_request(req: gem.CountTokensRequest) -> gem.GenerateContentRequest:
 
 def usage(u: giga.ChatUsage) -> gem.UsageMetadata:
     return gem.UsageMetadata(
-        prompt_token_count=u.input_tokens,
-        candidates_token_count=u.output_tokens,
-        total_token_count=u.total_tokens or u.input_tokens + u.output_tokens,
+        prompt_token_count=u.tokens_in,
+        candidates_token_count=u.tokens_out,
+        total_token_count=u.tokens_total,
         cached_content_token_count=u.cached_tokens or UNSET,
     )
 

@@ -10,11 +10,11 @@ reserved function names mapped back. `Reply` reads a whole answer;
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
-from gpt2giga.gigachat.contract import state_id
 from gpt2giga.gigachat.request import Prepared, from_giga_name
 
 _encode = msgspec.json.Encoder().encode
@@ -52,26 +52,32 @@ def unwrap(text: str, key: str) -> str:
     return _encode(value[key]).decode() if isinstance(value, dict) and key in value else text
 
 
-def arguments_text(arguments: object) -> str:
-    """GigaChat returns function arguments as an object; clients want JSON text."""
-    if isinstance(arguments, str):
-        return arguments
-    return _encode(arguments if arguments is not None else {}).decode()
+def arguments_object(arguments: object) -> dict[str, Any]:
+    """GigaChat's function arguments as the JSON object every client's tool call carries.
 
-
-def arguments_object(arguments: object) -> dict[str, object]:
-    """GigaChat's function arguments as the object Anthropic's `input` and Gemini's `args` must be.
-
-    Text that is not JSON, or JSON that is not an object, travels as `{"value": ...}`.
+    GigaChat sends an object, but the SDK takes anything: JSON text is read,
+    blank or null means no arguments, and anything else (a list, a number,
+    text that is no JSON) is kept under `value`.
     """
     if isinstance(arguments, str):
         try:
-            arguments = _decode(arguments) if arguments.strip() else {}
+            arguments = _decode(arguments) if arguments.strip() else None
         except msgspec.DecodeError:
             return {"value": arguments}
     if arguments is None:
         return {}
     return arguments if isinstance(arguments, dict) else {"value": arguments}
+
+
+def arguments_text(arguments: object) -> str:
+    """The same object as JSON text (OpenAI); JSON object text GigaChat sent stays as sent."""
+    if isinstance(arguments, str) and arguments.lstrip().startswith("{"):
+        try:
+            if isinstance(_decode(arguments), dict):
+                return arguments
+        except msgspec.DecodeError:
+            pass
+    return _encode(arguments_object(arguments)).decode()
 
 
 class Call(msgspec.Struct, frozen=True):
@@ -95,59 +101,42 @@ class Reply(msgspec.Struct, kw_only=True):
 def reply(
     resp: giga.ChatCompletionResponse, prepared: Prepared, id_prefix: str, fallback_id: str
 ) -> Reply:
-    texts: list[str] = []
-    reasoning: list[str] = []
-    raw_calls: list[giga.ChatFunctionCall] = []
-    state = None
-    for message in resp.messages:
-        parts = _parts(message)
-        if message.role == "reasoning":
-            reasoning.extend(p.text for p in parts if p.text)
-            continue
-        texts.extend(p.text for p in parts if p.text)
-        if message.function_call is not None:
-            raw_calls.append(message.function_call)
-        raw_calls.extend(p.function_call for p in parts if p.function_call is not None)
-        state = state or state_id(message)
-    state = state or state_id(resp)
-    out = Reply(
-        text="".join(texts),
-        reasoning="".join(reasoning),
-        finish=resp.finish_reason or "stop",
-        usage=resp.usage or EMPTY_USAGE,
-        model=resp.model or "",
+    """The whole answer read as one stream chunk: the same rules, in the same order.
+
+    A stop sequence ends the answer where it occurs (a later call is never
+    made), a structured answer's JSON falls in place among the text, and a
+    call is a call whichever message carries it.
+    """
+    messages: list[giga.ChatMessageChunk] = [*resp.messages]
+    whole = giga.ChatCompletionChunk(
+        messages=messages,
+        finish_reason=finish_reason(resp) or "stop",
+        usage=resp.usage,
+        tools_state_id=resp.state_id,
     )
-    calls: list[Call] = []
-    for call in raw_calls:
-        if prepared.structured is not None and call.name == prepared.structured:
-            out.text += arguments_text(call.arguments)
-            continue
-        name = from_giga_name(call.name)
-        calls.append(Call(call_id(id_prefix, state, len(calls), fallback_id), name, call.arguments))
-    out.calls = calls
-    if raw_calls and not calls and out.finish == "function_call":
-        out.finish = "stop"
-    _final_text(out, prepared)
+    # v2 answers may leave `model` out: the model asked for answered.
+    out = Reply(model=resp.model or prepared.request.model or "")
+    for piece in ChunkReader(prepared, id_prefix, fallback_id).feed(whole):
+        if isinstance(piece, TextDelta):
+            out.text += piece.text
+        elif isinstance(piece, ReasoningDelta):
+            out.reasoning += piece.text
+        elif isinstance(piece, Call):
+            out.calls.append(piece)
+        else:
+            out.finish, out.usage, out.stop_sequence = (
+                piece.reason,
+                piece.usage,
+                piece.stop_sequence,
+            )
     return out
 
 
-def _final_text(out: Reply, prepared: Prepared) -> None:
-    """The client's JSON unwrapped, then cut at the first stop sequence."""
-    if prepared.unwrap is not None and out.text:
-        out.text = unwrap(out.text, prepared.unwrap)
-    if prepared.stops and out.text:
-        out.text, out.stop_sequence = cut_at_stop(out.text, prepared.stops)
-        if out.stop_sequence is not None:
-            out.finish = "stop"
-
-
-def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
-    content = message.content
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [giga.ChatContentPart(text=content)]
-    return content
+def finish_reason(answer: giga.ChatCompletionResponse | giga.ChatCompletionChunk) -> str | None:
+    """The answer's finish reason: the SDK has one on the answer and one on each message."""
+    if answer.finish_reason is not None:
+        return answer.finish_reason
+    return next((m.finish_reason for m in answer.messages or () if m.finish_reason), None)
 
 
 def cut_at_stop(text: str, stops: list[str]) -> tuple[str, str | None]:
@@ -231,6 +220,8 @@ class ChunkReader:
         self._calls = 0
         self._structured_seen = False
         self._usage: giga.ChatUsage | None = None
+        # GigaChat names a message's role on its first delta only: later ones go on in it.
+        self._role = "assistant"
         self.model = ""
         self.done = False
 
@@ -243,32 +234,36 @@ class ChunkReader:
         if chunk.usage is not None:
             self._usage = chunk.usage
         for message in chunk.messages or ():
-            if self._message(message, state_id(message) or state_id(chunk), pieces):
+            if self._message(message, message.state_id or chunk.state_id, pieces):
                 return pieces
-        if chunk.finish_reason is not None:
-            pieces.extend(self._finish(chunk.finish_reason))
+        finish = finish_reason(chunk)
+        if finish is not None:
+            pieces.extend(self._finish(finish))
         return pieces
 
-    def _message(self, message: giga.ChatMessage, state: str | None, out: list[Piece]) -> bool:
-        """Append the message's pieces; True when a stop sequence ended the answer."""
-        calls = [message.function_call] if message.function_call is not None else []
-        for part in _parts(message):
+    def _message(self, message: giga.ChatMessageChunk, state: str | None, out: list[Piece]) -> bool:
+        """Append the message's pieces in order; True when a stop sequence ended the answer."""
+        if message.role is not None:
+            self._role = message.role
+        for part in message.parts:
             if part.text:
-                if message.role == "reasoning":
+                if self._role == "reasoning":
                     out.append(ReasoningDelta(part.text))
                 elif self._text(part.text, out):
                     return True
-            if part.function_call is not None:
-                calls.append(part.function_call)
-        for call in calls:
-            if self._structured is not None and call.name == self._structured:
-                self._structured_seen = True
-                if self._text(arguments_text(call.arguments), out):
-                    return True
-                continue
-            cid = call_id(self._prefix, state, self._calls, self._fallback)
-            out.append(Call(cid, from_giga_name(call.name), call.arguments))
-            self._calls += 1
+            if part.function_call is not None and self._call(part.function_call, state, out):
+                return True
+        call = message.function_call
+        return call is not None and self._call(call, state, out)
+
+    def _call(self, call: giga.ChatFunctionCall, state: str | None, out: list[Piece]) -> bool:
+        """A call, or the structured answer's JSON as text; True as `_message`."""
+        if self._structured is not None and call.name == self._structured:
+            self._structured_seen = True
+            return self._text(arguments_text(call.arguments), out)
+        cid = call_id(self._prefix, state, self._calls, self._fallback)
+        out.append(Call(cid, from_giga_name(call.name), call.arguments))
+        self._calls += 1
         return False
 
     def _text(self, text: str, out: list[Piece]) -> bool:

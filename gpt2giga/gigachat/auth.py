@@ -26,7 +26,7 @@ from gpt2giga.gigachat.upstream import exc_name, status_error
 
 log = logging.getLogger("gpt2giga.gigachat")
 
-_decode_token = msgspec.json.Decoder(giga.AccessToken).decode
+_decode_token = msgspec.json.Decoder(giga.AccessToken, strict=False).decode
 
 
 class Credentials(msgspec.Struct, frozen=True):
@@ -141,6 +141,11 @@ class TokenSource:
         expires = answer.expires_at if answer.expires_at is not None else answer.exp
         if not token:
             raise errors.UpstreamError("GigaChat authorization returned no token")
+        if not (token.isascii() and token.isprintable()):
+            # The SDK's models take any string; only this kind fits in an HTTP header.
+            raise errors.UpstreamError(
+                "GigaChat authorization returned a token no header can carry"
+            )
         self._token = token
         self._expires_ms = _as_ms(expires or 0)
         self.refreshes += 1

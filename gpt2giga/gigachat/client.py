@@ -47,12 +47,21 @@ RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtoc
 MAX_BACKOFF = 30.0
 
 _encode = msgspec.json.Encoder().encode
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
-_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
-_decode_models = msgspec.json.Decoder(giga.Models).decode
-_decode_embeddings = msgspec.json.Decoder(giga.Embeddings).decode
-_decode_counts = msgspec.json.Decoder(list[giga.TokensCount]).decode
-_decode_file = msgspec.json.Decoder(giga.UploadedFile).decode
+# Lax, as pydantic is in the SDK: a count as "12" or 12.0 is still a count.
+_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
+_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
+_decode_models = msgspec.json.Decoder(giga.Models, strict=False).decode
+_decode_embeddings = msgspec.json.Decoder(giga.Embeddings, strict=False).decode
+_decode_counts = msgspec.json.Decoder(list[giga.TokensCount], strict=False).decode
+_decode_file = msgspec.json.Decoder(giga.UploadedFile, strict=False).decode
+
+
+def hub_answer(v1: bool, body: bytes) -> giga.ChatCompletionResponse:
+    """A whole GigaChat answer as the v2 hub struct (a v1 answer is converted)."""
+    try:
+        return contract.from_v1(_decode_v1(body)) if v1 else _decode_v2(body)
+    except msgspec.DecodeError:
+        raise errors.UpstreamError("GigaChat sent a malformed answer") from None
 
 
 class Multipart(NamedTuple):
@@ -187,17 +196,11 @@ class GigaChatClient:
             response = await self._send("POST", self._chat_urls[contract_], body, auth=auth)
         finally:
             release()
-        try:
-            if contract_ == "v1":
-                answer = contract.from_v1(_decode_v1(response.content))
-            else:
-                answer = _decode_v2(response.content)
-        except msgspec.DecodeError:
-            raise errors.UpstreamError("GigaChat sent a malformed answer") from None
+        answer = hub_answer(contract_ == "v1", response.content)
         if answer.usage is not None:
             ex = exchange.current()
-            ex.tokens_in += answer.usage.input_tokens
-            ex.tokens_out += answer.usage.output_tokens
+            ex.tokens_in += answer.usage.tokens_in
+            ex.tokens_out += answer.usage.tokens_out
         return answer
 
     async def _slot(self, model: str | None) -> Release:

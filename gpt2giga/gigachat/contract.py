@@ -9,7 +9,7 @@ function calls in one message) is resolved here, in one place.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -17,6 +17,7 @@ from gpt2giga.gigachat import wire as giga
 
 _json_decode = msgspec.json.Decoder().decode
 _json_encode = msgspec.json.Encoder().encode
+M = TypeVar("M", bound=giga.ChatMessageChunk)
 
 
 def result_object(output: Any) -> dict[str, Any]:
@@ -63,9 +64,7 @@ def files_of(message: giga.ChatMessage) -> list[str]:
     return [f.id for part in message.content for f in (part.files or ())]
 
 
-def state_id(
-    message: giga.ChatMessage | giga.ChatCompletionChunk | giga.ChatCompletionResponse,
-) -> str | None:
+def state_id(message: giga.ChatMessage) -> str | None:
     return message.tools_state_id or message.tool_state_id
 
 
@@ -249,40 +248,43 @@ def usage_from_v1(usage: giga.UsageV1 | None) -> giga.ChatUsage | None:
 
 
 def _messages_from_v1(
+    kind: type[M],
     content: str | None,
     reasoning: str | None,
     call: giga.FunctionCallV1 | None,
     state: str | None,
     always: bool = True,
-) -> list[giga.ChatMessage]:
+) -> list[M]:
     """A v1 message as hub messages: reasoning first, then the assistant's parts.
 
     A whole answer always has an assistant message; a stream chunk only when
     it carries something.
     """
-    messages: list[giga.ChatMessage] = []
+    messages: list[M] = []
     if reasoning:
-        messages.append(
-            giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=reasoning)])
-        )
-    parts: list[giga.ChatContentPart] = []
+        messages.append(kind(role="reasoning", content=[giga.ChatContentPart(text=reasoning)]))
+    parts: list[giga.ChatContentPart | str] = []
     if content:
         parts.append(giga.ChatContentPart(text=content))
     if call is not None:
         fc = giga.ChatFunctionCall(name=call.name, arguments=call.arguments or {})
         parts.append(giga.ChatContentPart(function_call=fc))
     if parts or always:
-        messages.append(giga.ChatMessage(role="assistant", content=parts, tools_state_id=state))
+        messages.append(kind(role="assistant", content=parts, tools_state_id=state))
     return messages
 
 
 def from_v1(resp: giga.ChatCompletionV1) -> giga.ChatCompletionResponse:
     choice = resp.choices[0] if resp.choices else None
-    messages: list[giga.ChatMessage] = []
+    messages: list[giga.ChatAnswerMessage] = []
     if choice is not None:
         m = choice.message
         messages = _messages_from_v1(
-            m.content or "", m.reasoning_content, m.function_call, m.functions_state_id
+            giga.ChatAnswerMessage,
+            m.content or "",
+            m.reasoning_content,
+            m.function_call,
+            m.functions_state_id,
         )
     return giga.ChatCompletionResponse(
         model=resp.model,
@@ -303,7 +305,12 @@ def chunk_from_v1(chunk: giga.ChatCompletionChunkV1) -> giga.ChatCompletionChunk
         d = choice.delta
         finish = choice.finish_reason
         messages = _messages_from_v1(
-            d.content, d.reasoning_content, d.function_call, d.functions_state_id, always=False
+            giga.ChatMessageChunk,
+            d.content,
+            d.reasoning_content,
+            d.function_call,
+            d.functions_state_id,
+            always=False,
         )
     return giga.ChatCompletionChunk(
         event="response.message.done" if finish else "response.message.delta",

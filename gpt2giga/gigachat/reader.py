@@ -22,21 +22,47 @@ from gpt2giga.gigachat.upstream import Contract, exc_name
 from gpt2giga.observe import exchange
 from gpt2giga.state.limits import Release
 
-_decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
-_decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
+# Lax, as pydantic is in the SDK: a count as "12" or 12.0 is still a count.
+_decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1, strict=False).decode
+_decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk, strict=False).decode
+_decode_error = msgspec.json.Decoder(giga.ErrorBody, strict=False).decode
+
+# v2 events that must be answer chunks. The SDK reads every named event as a
+# chunk; one it cannot read under another name (a tool's progress, a new kind
+# of event) is skipped here rather than failing the answer, and so is an
+# unnamed one, which the SDK never reads at all.
+CHUNK_EVENTS = frozenset({"response.message.delta", "response.message.done"})
+# Events that report a failure mid-stream: `{"status": ..., "message": ...}`.
+ERROR_EVENTS = frozenset({"error", "response.error"})
 
 
-def hub_chunk(v1: bool, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-    """One upstream SSE event as a v2 hub chunk (a v1 `data:` line is converted)."""
-    try:
-        if v1:
+def hub_chunk(v1: bool, event: str | None, data: bytes) -> giga.ChatCompletionChunk | None:
+    """One upstream SSE event as a v2 hub chunk (a v1 `data:` line converted); None: skip it."""
+    if v1:
+        try:
             return contract.chunk_from_v1(_decode_chunk_v1(data))
+        except msgspec.DecodeError:
+            raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
+    if event in ERROR_EVENTS:
+        raise _stream_error(data)
+    try:
         chunk = _decode_chunk_v2(data)
     except msgspec.DecodeError:
-        raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
-    if event is not None:
+        if event in CHUNK_EVENTS:
+            raise errors.UpstreamError("GigaChat sent a malformed stream chunk") from None
+        return None
+    if chunk.event is None:  # the SDK, too, keeps a name the payload gives itself
         chunk.event = event
     return chunk
+
+
+def _stream_error(data: bytes) -> errors.GatewayError:
+    try:
+        body = _decode_error(data)
+    except msgspec.DecodeError:
+        body = giga.ErrorBody()
+    text = "GigaChat failed mid-stream" + (f": {body.message}" if body.message else "")
+    return errors.from_upstream(body.status or 502, text)
 
 
 class UpstreamStream:
@@ -69,27 +95,25 @@ class UpstreamStream:
         """The chunks of each upstream read together, so that each read becomes one
         write to the client: a fast upstream delivers many events per read, and a
         send to Granian costs more than translating an event."""
-        parser = sse.SSEParser()
+        # The SDK reads each v1 `data:` line as a chunk of its own.
+        parser = sse.SSEParser(each_line=self._v1)
         self._reader = asyncio.current_task()
         try:
             async for raw in self._response.aiter_bytes():
                 if not self._exchange.first_chunk:
                     self._exchange.first_chunk = perf_counter()
-                batch: list[giga.ChatCompletionChunk] = []
-                for event, data in parser.feed(raw):
-                    if data == sse.DONE:
-                        if batch:
-                            yield batch
-                        return
-                    batch.append(self._chunk(event, data))
+                batch, end = self._batch(parser.feed(raw))
                 if batch:
                     yield batch
-            batch = [
-                self._chunk(event, data) for event, data in parser.finish() if data != sse.DONE
-            ]
-            if batch:
-                yield batch
-        except errors.GatewayError as err:  # a malformed chunk
+                if end is not None:
+                    break
+            else:
+                batch, end = self._batch(parser.finish())
+                if batch:
+                    yield batch
+            if isinstance(end, errors.GatewayError):
+                raise end
+        except errors.GatewayError as err:  # a malformed chunk, an error event
             self._exchange.upstream_error = err.kind
             raise
         except httpx.TimeoutException:
@@ -116,12 +140,26 @@ class UpstreamStream:
             self._abort = err
             self._reader.cancel()
 
-    def _chunk(self, event: str | None, data: bytes) -> giga.ChatCompletionChunk:
-        chunk = hub_chunk(self._v1, event, data)
-        if chunk.usage is not None:
-            self._exchange.tokens_in = chunk.usage.input_tokens
-            self._exchange.tokens_out = chunk.usage.output_tokens
-        return chunk
+    def _batch(
+        self, events: list[tuple[str | None, bytes]]
+    ) -> tuple[list[giga.ChatCompletionChunk], errors.GatewayError | bool | None]:
+        """The chunks of `events`, and what ended the stream among them: `[DONE]` (True)
+        or a failure, raised only after the chunks that came before it are out."""
+        batch: list[giga.ChatCompletionChunk] = []
+        for event, data in events:
+            if data.strip() == sse.DONE:
+                return batch, True
+            try:
+                chunk = hub_chunk(self._v1, event, data)
+            except errors.GatewayError as err:
+                return batch, err
+            if chunk is None:
+                continue
+            if chunk.usage is not None:
+                self._exchange.tokens_in = chunk.usage.tokens_in
+                self._exchange.tokens_out = chunk.usage.tokens_out
+            batch.append(chunk)
+        return batch, None
 
     async def aclose(self) -> None:
         release, self._release = self._release, None

@@ -30,8 +30,9 @@ Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
 # Calls whose JSON body and answer a span may read: model, parameters, usage, content.
 READ = frozenset({"chat", "embeddings"})
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
-_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
+# As leniently as the client reads answers (and the SDK: pydantic is lax).
+_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
+_decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -131,25 +132,29 @@ def describe(call: Call, v1: bool) -> Answer:
     )
     _usage(answer, whole.usage)
     for message in whole.messages:
-        _message(answer, message, None)
+        _message(answer, message, message.role, None)
     return answer
 
 
 def _streamed(reads: list[tuple[float, bytes]], v1: bool) -> Answer:
     answer = Answer()
-    parser = sse.SSEParser()
+    parser = sse.SSEParser(each_line=v1)  # as the reader splits them
+    role = "assistant"  # GigaChat names a message's role on its first delta only
     for at, data in reads:
         for event, payload in parser.feed(data):
-            if payload == sse.DONE:
+            if payload.strip() == sse.DONE:
                 return answer
             chunk = hub_chunk(v1, event, payload)
+            if chunk is None:  # an event that is no answer chunk
+                continue
             answer.model = chunk.model or answer.model
             answer.response_id = chunk.message_id or answer.response_id
             if chunk.finish_reason and chunk.finish_reason not in answer.finish_reasons:
                 answer.finish_reasons.append(chunk.finish_reason)
             _usage(answer, chunk.usage)
             for message in chunk.messages or ():
-                _message(answer, message, at)
+                role = message.role or role
+                _message(answer, message, role, at)
     return answer
 
 
@@ -158,11 +163,12 @@ def _usage(answer: Answer, usage: giga.ChatUsage | None) -> None:
         answer.input_tokens, answer.output_tokens = usage.input_tokens, usage.output_tokens
 
 
-def _message(answer: Answer, message: giga.ChatMessage, at: float | None) -> None:
-    if message.role not in ("assistant", "function_in_progress"):
+def _message(
+    answer: Answer, message: giga.ChatMessageChunk, role: str | None, at: float | None
+) -> None:
+    if role not in ("assistant", "function_in_progress"):
         return
-    content = message.content
-    parts = [giga.ChatContentPart(text=content)] if isinstance(content, str) else content or []
+    parts = message.parts
     if message.function_call is not None:
         parts = [*parts, giga.ChatContentPart(function_call=message.function_call)]
     for part in parts:

@@ -25,7 +25,7 @@ Contract = Literal["v1", "v2"]
 
 USER_AGENT = "gpt2giga"
 
-_decode_error = msgspec.json.Decoder(giga.ErrorBody).decode
+_decode_error = msgspec.json.Decoder(giga.ErrorBody, strict=False).decode
 _VERSION_SUFFIX = re.compile(r"/v\d+$")
 
 

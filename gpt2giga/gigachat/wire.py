@@ -201,10 +201,24 @@ class ChatUsageInputTokensDetails(_Wire, kw_only=True):
 
 
 class ChatUsage(_Wire, kw_only=True):
-    input_tokens: int = 0
+    """Every count is optional in the SDK, and may be null: read them through the properties."""
+
+    input_tokens: int | None = None
     input_tokens_details: ChatUsageInputTokensDetails | None = None
-    output_tokens: int = 0
-    total_tokens: int = 0
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+    @property
+    def tokens_in(self) -> int:
+        return self.input_tokens or 0
+
+    @property
+    def tokens_out(self) -> int:
+        return self.output_tokens or 0
+
+    @property
+    def tokens_total(self) -> int:
+        return self.total_tokens or self.tokens_in + self.tokens_out
 
     @property
     def cached_tokens(self) -> int:
@@ -212,30 +226,77 @@ class ChatUsage(_Wire, kw_only=True):
         return (details.cached_tokens or 0) if details else 0
 
 
-class ChatCompletionResponse(_Wire, kw_only=True):
-    model: str | None = None
-    created_at: int | None = None
-    messages: list[ChatMessage]
-    message_id: str | None = None
-    thread_id: str | None = None
+# --- v2 answers: what GigaChat sends back ---------------------------------------------
+
+# The SDK reads a message's content as text, one part, or a list of parts and
+# texts, and normalizes it to a list of parts: `ChatMessageChunk.parts` does the same.
+AnswerContent = list[ChatContentPart | str] | ChatContentPart | str | None
+
+
+class _Stated(_Wire, kw_only=True):
+    """The tool state id, under any of the three names the SDK folds into `tools_state_id`."""
+
     tools_state_id: str | None = None
     tool_state_id: str | None = None
+    functions_state_id: str | None = None
+
+    @property
+    def state_id(self) -> str | None:
+        return self.tools_state_id or self.tool_state_id or self.functions_state_id
+
+
+class ChatMessageChunk(_Stated, kw_only=True):
+    """A message of a stream chunk (the SDK's `ChatMessageChunk`): every field may be missing.
+
+    GigaChat names the `role` on a message's first delta only.
+    """
+
+    role: str | None = None
+    content: AnswerContent = None
+    message_id: str | None = None
+    function_call: ChatFunctionCall | None = None
+    tool_execution: ChatToolExecution | None = None
+    inline_data: ChatInlineData | None = None
+    finish_reason: str | None = None
+
+    @property
+    def parts(self) -> list[ChatContentPart]:
+        content = self.content
+        if content is None:
+            return []
+        if isinstance(content, str):
+            return [ChatContentPart(text=content)]
+        if isinstance(content, ChatContentPart):
+            return [content]
+        return [ChatContentPart(text=p) if isinstance(p, str) else p for p in content]
+
+
+class ChatAnswerMessage(ChatMessageChunk, kw_only=True):
+    """A message of a whole answer: the SDK's `ChatMessage`, whose `role` is required."""
+
+    role: str
+
+
+class ChatCompletionResponse(_Stated, kw_only=True):
+    model: str | None = None
+    created_at: int | None = None
+    messages: list[ChatAnswerMessage]
+    message_id: str | None = None
+    thread_id: str | None = None
     finish_reason: str | None = None
     usage: ChatUsage | None = None
     tool_execution: ChatToolExecution | None = None
 
 
-class ChatCompletionChunk(_Wire, kw_only=True):
+class ChatCompletionChunk(_Stated, kw_only=True):
     """One named SSE event of a v2 stream; `event` is the SSE event name."""
 
     event: str | None = None
     model: str | None = None
     created_at: int | None = None
-    messages: list[ChatMessage] | None = None
+    messages: list[ChatMessageChunk] | None = None
     message_id: str | None = None
     thread_id: str | None = None
-    tools_state_id: str | None = None
-    tool_state_id: str | None = None
     finish_reason: str | None = None
     usage: ChatUsage | None = None
     tool_execution: ChatToolExecution | None = None

@@ -7,8 +7,9 @@ and encodes the answer once.
 
 from __future__ import annotations
 
+import array
 import base64
-import struct
+import sys
 
 import msgspec
 from msgspec import UNSET
@@ -109,7 +110,12 @@ def embedding_inputs(value: str | list[object]) -> list[str]:
 
 def _base64(vector: list[float]) -> str:
     # The openai SDK asks for base64 by default: little-endian float32, as OpenAI sends it.
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    # A value past float32's range (GigaChat's are doubles) becomes infinity, as a cast
+    # would make it; struct.pack refused it with an OverflowError.
+    floats = array.array("f", vector)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    return base64.b64encode(floats.tobytes()).decode()
 
 
 async def embeddings(ctx: Context, request: Request) -> Response:

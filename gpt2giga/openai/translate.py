@@ -277,9 +277,9 @@ def _text(content: str | list[oai.TextPart] | list[oai.AssistantPart] | None) ->
 
 def usage(u: giga.ChatUsage, reasoning_tokens: int = 0) -> oai.Usage:
     return oai.Usage(
-        prompt_tokens=u.input_tokens,
-        completion_tokens=u.output_tokens,
-        total_tokens=u.total_tokens or u.input_tokens + u.output_tokens,
+        prompt_tokens=u.tokens_in,
+        completion_tokens=u.tokens_out,
+        total_tokens=u.tokens_total,
         prompt_tokens_details=oai.PromptTokensDetails(cached_tokens=u.cached_tokens),
         completion_tokens_details=oai.CompletionTokensDetails(reasoning_tokens=reasoning_tokens),
     )

@@ -193,6 +193,16 @@ def test_recorded_stream_becomes_the_same_events_on_both_contracts(
     assemble(events)
 
 
+def test_deltas_without_a_role_go_on_in_the_role_named_before() -> None:
+    # GigaChat names a message's role on its first delta only (the SDK's ChatMessageChunk).
+    final = assemble(drive(recorded("chat_roleless_v2")))
+    assert [b.model_dump(exclude_none=True) for b in final.content] == [
+        {"type": "thinking", "thinking": "2+2 is 4.", "signature": "gpt2giga"},
+        {"type": "text", "text": "Answer: 4"},
+    ]
+    assert (final.stop_reason, final.model) == ("end_turn", MODEL)
+
+
 def test_stream_assembles_into_the_message_a_whole_answer_gives() -> None:
     final = assemble(drive(recorded("chat_reasoning_v2")))
     assert final.model_dump(exclude_none=True) == {
@@ -226,7 +236,7 @@ def test_several_calls_are_consecutive_tool_use_blocks() -> None:
 
 def test_text_then_call_then_reasoning_open_new_blocks_in_order() -> None:
     def chunk(role: str, part: giga.ChatContentPart) -> giga.ChatCompletionChunk:
-        message = giga.ChatMessage(role=role, content=[part])
+        message = giga.ChatMessageChunk(role=role, content=[part])
         return giga.ChatCompletionChunk(model=MODEL, messages=[message])
 
     call = giga.ChatFunctionCall(name="get_time", arguments={})

@@ -860,6 +860,23 @@ def test_stop_reason(finish: str, stop: str | None, called: bool, reason: str) -
     assert translate.stop_reason(finish, stop, called) == reason
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"city": "Москва"}, {"city": "Москва"}),
+        ('{"city": "Москва"}', {"city": "Москва"}),
+        ("", {}),
+        (None, {}),
+        ("not json", {"value": "not json"}),
+        ([1, 2], {"value": [1, 2]}),
+    ],
+)
+def test_tool_input_is_always_an_object(arguments: Any, expected: Any) -> None:
+    reply = answer.Reply(calls=[answer.Call("toolu_1", "f", arguments)])
+    (block,) = translate.from_giga(reply, "msg_1").content
+    assert isinstance(block, ant.ToolUseOut) and block.input == expected
+
+
 # --- errors ----------------------------------------------------------------------------
 
 

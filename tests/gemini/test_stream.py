@@ -153,6 +153,16 @@ def test_recorded_stream_becomes_gemini_chunks(
     assert translate(recorded(f"{name}_{contract_}"), structured, thoughts) == expected
 
 
+def test_deltas_without_a_role_go_on_in_the_role_named_before() -> None:
+    # GigaChat names a message's role on its first delta only (the SDK's ChatMessageChunk).
+    assert translate(recorded("chat_roleless_v2"), thoughts=True) == [
+        chunk({"text": "2+2", "thought": True}),
+        chunk({"text": " is 4.", "thought": True}),
+        chunk({"text": "Answer: "}),
+        chunk({"text": "4"}, finish="STOP", usage=usage(9, 7, 16)),
+    ]
+
+
 def test_several_calls_arrive_whole_in_one_chunk_on_v2() -> None:
     assert translate(recorded("chat_function_calls_v2")) == TWO_CALLS
 
@@ -186,7 +196,7 @@ def test_an_answer_with_only_hidden_thoughts_is_an_error_not_an_empty_candidate(
 
 def test_the_model_asked_for_is_named_until_gigachat_names_its_own() -> None:
     bare = giga.ChatCompletionChunk(
-        messages=[giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text="a")])]
+        messages=[giga.ChatMessageChunk(role="assistant", content=[giga.ChatContentPart(text="a")])]
     )
     translator = stream.StreamTranslator(prepared(), ID, thoughts=False)
     assert translator.feed(bare) == []

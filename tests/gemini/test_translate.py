@@ -930,7 +930,7 @@ def test_recorded_answer_becomes_generate_content_response(
 def answer_with(finish: str | None, *parts: giga.ChatContentPart) -> giga.ChatCompletionResponse:
     return giga.ChatCompletionResponse(
         model=MODEL,
-        messages=[giga.ChatMessage(role="assistant", content=list(parts))],
+        messages=[giga.ChatAnswerMessage(role="assistant", content=list(parts))],
         finish_reason=finish,
         usage=giga.ChatUsage(input_tokens=3, output_tokens=2),
     )
@@ -977,7 +977,9 @@ def test_call_arguments_always_become_an_object(arguments: Any, args: Any) -> No
 )
 def test_an_answer_with_nothing_usable_is_an_error(finish: str, words: str) -> None:
     thinking_only = giga.ChatCompletionResponse(
-        messages=[giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text="hm")])],
+        messages=[
+            giga.ChatAnswerMessage(role="reasoning", content=[giga.ChatContentPart(text="hm")])
+        ],
         finish_reason=finish,
     )
     reply = answer.reply(

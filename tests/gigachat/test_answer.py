@@ -29,12 +29,14 @@ def part(text: str | None = None, **call: Any) -> giga.ChatContentPart:
     return giga.ChatContentPart(function_call=fc)
 
 
-def message(role: str, *parts: giga.ChatContentPart, state: str | None = None) -> giga.ChatMessage:
-    return giga.ChatMessage(role=role, content=list(parts), tool_state_id=state)
+def message(
+    role: str, *parts: giga.ChatContentPart, state: str | None = None
+) -> giga.ChatAnswerMessage:
+    return giga.ChatAnswerMessage(role=role, content=list(parts), tool_state_id=state)
 
 
 def response(
-    *messages: giga.ChatMessage, finish: str = "stop", usage: giga.ChatUsage | None = USAGE
+    *messages: giga.ChatAnswerMessage, finish: str = "stop", usage: giga.ChatUsage | None = USAGE
 ) -> giga.ChatCompletionResponse:
     """A v2 answer; the gigachat SDK's v2 model must accept it as it would come off the wire."""
     resp = giga.ChatCompletionResponse(
@@ -46,6 +48,18 @@ def response(
 
 def read(resp: giga.ChatCompletionResponse, prep: Prepared | None = None) -> answer.Reply:
     return answer.reply(resp, prep or prepared(), "call_", "fallback1")
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["Hello", {"text": "Hello"}, ["Hel", {"text": "lo"}], [{"text": "Hello"}, {"files": []}]],
+    ids=["text", "one-part", "texts-and-parts", "parts"],
+)
+def test_reply_reads_every_content_shape_the_sdk_accepts(content: Any) -> None:
+    raw = msgspec.json.encode({"messages": [{"role": "assistant", "content": content}]})
+    sdk_v2.ChatCompletionResponse.model_validate_json(raw)
+    out = read(msgspec.json.decode(raw, type=giga.ChatCompletionResponse))
+    assert (out.text, out.finish, out.usage, out.model) == ("Hello", "stop", giga.ChatUsage(), "")
 
 
 # --- ids ----------------------------------------------------------------------------------
@@ -94,10 +108,24 @@ def test_state_of_ids_without_a_state(client_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("arguments", "text"),
-    [({"a": 1}, '{"a":1}'), ('{"a":1}', '{"a":1}'), (None, "{}"), ([1, "x"], '[1,"x"]')],
+    [
+        ({"a": 1}, '{"a":1}'),
+        ('{"a": 1}', '{"a": 1}'),  # JSON object text stays as GigaChat sent it
+        (None, "{}"),
+        # Found by the conformance property tests: OpenAI clients got "" (no JSON at all)
+        # or a list where Anthropic and Gemini clients got an object.
+        ("", "{}"),
+        ("  ", "{}"),
+        ("null", "{}"),
+        ([1, "x"], '{"value":[1,"x"]}'),
+        ('[1, "x"]', '{"value":[1,"x"]}'),
+        ("not json", '{"value":"not json"}'),
+        ('{"cut": ', '{"value":"{\\"cut\\": "}'),
+    ],
 )
-def test_arguments_text(arguments: object, text: str) -> None:
+def test_arguments_text_is_the_json_object_every_client_gets(arguments: object, text: str) -> None:
     assert answer.arguments_text(arguments) == text
+    assert msgspec.json.decode(text) == answer.arguments_object(arguments)
 
 
 # --- reply --------------------------------------------------------------------------------
@@ -143,7 +171,7 @@ def test_reply_without_uuid_state_uses_the_fallback_id() -> None:
 
 
 def test_reply_reads_a_message_level_function_call() -> None:
-    msg = giga.ChatMessage(
+    msg = giga.ChatAnswerMessage(
         role="assistant",
         function_call=giga.ChatFunctionCall(name="f", arguments={"x": 1}),
         tools_state_id=STATE,
@@ -189,6 +217,41 @@ def test_reply_applies_stop_sequences(
 ) -> None:
     out = read(response(message("assistant", part(text)), finish="length"), prepared(stops=stops))
     assert (out.text, out.stop_sequence, out.finish) == (cut, matched, finish)
+
+
+# Found by the conformance property tests: a whole answer told clients something other
+# than the same answer streamed. The whole answer is now read by the stream's rules.
+
+
+def test_reply_stop_sequence_ends_the_answer_before_a_later_call() -> None:
+    resp = response(
+        message("assistant", part("0 then")),
+        message("assistant", part(name="get_weather", city="Paris"), state=STATE),
+        finish="function_call",
+    )
+    out = read(resp, prepared(stops=["0"]))
+    streamed = stream([chunk(*resp.messages, finish="function_call")], prepared(stops=["0"]))
+    assert (out.text, out.calls, out.finish, out.stop_sequence) == ("", [], "stop", "0")
+    assert streamed == [finish("stop", stop="0", usage=giga.ChatUsage())]
+
+
+def test_reply_a_call_on_a_reasoning_message_is_still_a_call() -> None:
+    resp = response(
+        message("reasoning", part("Let me look."), part(name="get_weather", city="Paris")),
+        finish="function_call",
+    )
+    out = read(resp)
+    assert out.reasoning == "Let me look."
+    assert out.calls == [Call("call_fallback1", "get_weather", {"city": "Paris"})]
+
+
+def test_reply_structured_json_falls_in_place_among_the_text() -> None:
+    resp = response(
+        message("assistant", part("Here: "), part(name="answer", a=1), part(" done.")),
+        finish="function_call",
+    )
+    out = read(resp, prepared(structured="answer"))
+    assert (out.text, out.finish) == ('Here: {"a":1} done.', "stop")
 
 
 def test_reply_without_usage_or_messages() -> None:
@@ -268,7 +331,7 @@ def test_stop_scanner_byte_by_byte_equals_cut_at_stop(text: str, stops: list[str
 
 
 def chunk(
-    *messages: giga.ChatMessage,
+    *messages: giga.ChatAnswerMessage,
     finish: str | None = None,
     usage: giga.ChatUsage | None = None,
     state: str | None = None,
@@ -405,6 +468,58 @@ def test_reader_keeps_the_last_model_and_usage_seen() -> None:
     assert not reader.done
     (done,) = reader.feed(giga.ChatCompletionChunk(finish_reason="stop"))
     assert done == finish("stop")
+
+
+def sdk_chunk(body: dict[str, Any]) -> giga.ChatCompletionChunk:
+    """A v2 stream event as GigaChat may send it: the SDK's model accepts it first."""
+    raw = msgspec.json.encode(body)
+    sdk_v2.ChatCompletionChunk.model_validate_json(raw)
+    return msgspec.json.decode(raw, type=giga.ChatCompletionChunk)
+
+
+def test_a_delta_with_no_role_at_all_is_the_assistant_speaking() -> None:
+    pieces = stream(
+        [
+            sdk_chunk({"messages": [{"content": [{"text": "Hi"}]}]}),
+            sdk_chunk({"messages": [{"content": "!"}], "finish_reason": "stop"}),
+        ]
+    )
+    assert pieces == [
+        TextDelta("Hi"),
+        TextDelta("!"),
+        Finish(reason="stop", usage=giga.ChatUsage()),
+    ]
+
+
+def test_a_role_less_delta_after_reasoning_is_still_reasoning() -> None:
+    pieces = stream(
+        [
+            sdk_chunk({"messages": [{"role": "reasoning", "content": [{"text": "a"}]}]}),
+            sdk_chunk({"messages": [{"content": [{"text": "b"}]}]}),
+            sdk_chunk({"messages": [{"role": "assistant", "content": [{"text": "c"}]}]}),
+            sdk_chunk({"messages": [{"content": [{"text": "d"}]}], "finish_reason": "stop"}),
+        ]
+    )
+    assert pieces[:4] == [ReasoningDelta("a"), ReasoningDelta("b"), TextDelta("c"), TextDelta("d")]
+
+
+def test_a_finish_reason_on_the_message_alone_ends_the_answer() -> None:
+    # The SDK has `finish_reason` on the chunk and on each of its messages.
+    message_only = sdk_chunk({"messages": [{"content": "x", "finish_reason": "length"}]})
+    assert stream([message_only])[-1] == Finish(reason="length", usage=giga.ChatUsage())
+
+
+def test_usage_counts_may_be_null_or_missing() -> None:
+    usage = sdk_chunk(
+        {"finish_reason": "stop", "usage": {"input_tokens": None, "output_tokens": 4}}
+    ).usage
+    assert usage is not None
+    assert (usage.tokens_in, usage.tokens_out, usage.tokens_total, usage.cached_tokens) == (
+        0,
+        4,
+        4,
+        0,
+    )
 
 
 # --- a wrapped (non-object) structured answer ---------------------------------------------

@@ -405,6 +405,18 @@ async def test_401_on_a_static_token_is_final(
             errors.UpstreamError,
             "GigaChat authorization returned no token",
         ),
+        # Found by the conformance property tests: the SDK's AccessToken takes any string,
+        # and one that is no header value was a 500 (UnicodeEncodeError in httpx).
+        (
+            httpx.Response(200, json={"access_token": "tok\u00e9n", "expires_at": 1}),
+            errors.UpstreamError,
+            "GigaChat authorization returned a token no header can carry",
+        ),
+        (
+            httpx.Response(200, json={"tok": "line\nbreak", "exp": 1}),
+            errors.UpstreamError,
+            "GigaChat authorization returned a token no header can carry",
+        ),
         (
             httpx.ConnectError("[Errno 111] auth.test:443 refused"),
             errors.UpstreamError,
@@ -881,8 +893,8 @@ V2_SSE = (
 )
 
 
-def text_message(text: str) -> list[giga.ChatMessage]:
-    return [giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text=text)])]
+def text_message(text: str) -> list[giga.ChatMessageChunk]:
+    return [giga.ChatMessageChunk(role="assistant", content=[giga.ChatContentPart(text=text)])]
 
 
 async def collect(client: GigaChatClient, contract: str) -> list[giga.ChatCompletionChunk]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import re
 import struct
 from collections.abc import AsyncIterator, Callable
@@ -1019,6 +1020,21 @@ async def test_embeddings(
             assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == float32(VECTORS[i])
             item["embedding"] = float32(VECTORS[i])  # what the openai SDK decodes it to
     CreateEmbeddingResponse.model_validate(out)
+
+
+async def test_base64_embeddings_past_the_float32_range_are_infinite_not_a_500(
+    upstream: respx.MockRouter, respx_app: App
+) -> None:
+    # Found by the conformance property tests: GigaChat's values are doubles, and
+    # struct.pack refused one past float32's range (OverflowError, a 500).
+    answer = giga_embeddings(1)
+    answer["data"][0]["embedding"] = [1e39, -1e39, 0.5]
+    upstream.post(EMBEDDINGS).respond(json=answer)
+    body = {"model": "EmbeddingsGigaR", "input": "one", "encoding_format": "base64"}
+    async with respx_app() as c:
+        r = await c.post("/v1/embeddings", json=body)
+    raw = base64.b64decode(r.json()["data"][0]["embedding"])
+    assert struct.unpack("<3f", raw) == (math.inf, -math.inf, 0.5)
 
 
 @pytest.mark.parametrize(

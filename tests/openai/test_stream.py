@@ -165,6 +165,19 @@ def test_recorded_stream_becomes_the_same_chunks_on_both_contracts(
     assert translate(f"{fixture}_{contract_}", structured) == expected
 
 
+def test_deltas_without_a_role_go_on_in_the_role_named_before() -> None:
+    # GigaChat names a message's role on its first delta only (the SDK's ChatMessageChunk).
+    assert translate("chat_roleless_v2") == [
+        ROLE,
+        chunk({"reasoning_content": "2+2"}),
+        chunk({"reasoning_content": " is 4."}),
+        chunk({"content": "Answer: "}),
+        chunk({"content": "4"}),
+        chunk({}, "stop"),
+        DONE,
+    ]
+
+
 def test_parallel_calls_are_one_tool_calls_delta_each_indexed_in_order() -> None:
     assert translate("chat_function_calls_v2") == [
         ROLE,
@@ -365,7 +378,9 @@ def test_model_is_the_requested_one_until_gigachat_names_it() -> None:
     translator = stream.StreamTranslator(asked, ID, CREATED)
     nameless = [
         giga.ChatCompletionChunk(
-            messages=[giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text="a")])]
+            messages=[
+                giga.ChatMessageChunk(role="assistant", content=[giga.ChatContentPart(text="a")])
+            ]
         ),
         *recorded("chat_text_v2")[1:],
     ]

@@ -796,7 +796,9 @@ def test_recorded_answer_becomes_chat_completion(
 def answer_with(finish: str | None, *parts: giga.ChatContentPart, state: str | None = None) -> Any:
     return giga.ChatCompletionResponse(
         model=MODEL,
-        messages=[giga.ChatMessage(role="assistant", content=list(parts), tool_state_id=state)],
+        messages=[
+            giga.ChatAnswerMessage(role="assistant", content=list(parts), tool_state_id=state)
+        ],
         finish_reason=finish,
         usage=giga.ChatUsage(input_tokens=3, output_tokens=2),
     )

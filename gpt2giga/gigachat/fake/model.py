@@ -2,8 +2,8 @@
 
 Text echoes the last user message; offered functions are called with
 schema-valid example arguments (`example_for`); a JSON schema gets a valid
-instance; a function result gets a sentence naming it. `frames_v1`/`frames_v2`
-say the same answer in each contract's SSE framing. No I/O: `fake.py` serves it.
+instance; a function result gets a sentence naming it. `frames.py` says it
+on each contract's wire. No I/O: `server.py` serves it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import time
 import uuid
 from typing import Any
 
@@ -208,62 +207,6 @@ def state_id(req_body: bytes) -> str:
     return str(uuid.UUID(hashlib.md5(req_body).hexdigest()))
 
 
-def usage(ans: Answer) -> giga.ChatUsage:
-    out = words(ans.text) + words(ans.reasoning) + 5 * len(ans.calls)
-    return giga.ChatUsage(
-        input_tokens=ans.input_tokens,
-        input_tokens_details=giga.ChatUsageInputTokensDetails(
-            prompt_tokens=ans.input_tokens, cached_tokens=0
-        ),
-        output_tokens=out,
-        total_tokens=ans.input_tokens + out,
-    )
-
-
-def v2_messages(ans: Answer, state: str, text: str | None = None) -> list[giga.ChatMessage]:
-    messages = []
-    if ans.reasoning:
-        messages.append(
-            giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)])
-        )
-    parts = [giga.ChatContentPart(text=ans.text if text is None else text)] if ans.text else []
-    parts += [giga.ChatContentPart(function_call=c) for c in ans.calls]
-    messages.append(
-        giga.ChatMessage(
-            role="assistant", content=parts, tool_state_id=state if ans.calls else None
-        )
-    )
-    return messages
-
-
-def v1_usage(ans: Answer) -> giga.UsageV1:
-    u = usage(ans)
-    return giga.UsageV1(
-        prompt_tokens=u.input_tokens,
-        completion_tokens=u.output_tokens,
-        total_tokens=u.total_tokens,
-        precached_prompt_tokens=0,
-    )
-
-
-def v1_message(ans: Answer, state: str) -> giga.MessageV1:
-    call = ans.calls[0] if ans.calls else None
-    return giga.MessageV1(
-        role="assistant",
-        content=ans.text,
-        function_call=giga.FunctionCallV1(name=call.name, arguments=call.arguments)
-        if call
-        else None,
-        functions_state_id=state if call else None,
-        reasoning_content=ans.reasoning or None,
-    )
-
-
-def pieces(text: str, size: int = 3) -> list[str]:
-    tokens = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)] or [""]
-
-
 def v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
     """Read a v1 request through the same eyes as a v2 one, to answer alike."""
     messages = [_message_from_v1(m) for m in v1.messages]
@@ -308,63 +251,6 @@ def _message_from_v1(m: giga.MessageV1) -> giga.ChatMessage:
         refs = [giga.ChatContentFile(id=file_id) for file_id in m.attachments]
         parts.append(giga.ChatContentPart(files=refs))
     return giga.ChatMessage(role=m.role, content=parts)
-
-
-def frames_v1(ans: Answer, model: str, state: str) -> list[bytes]:
-    now = int(time.time())
-    name = model + MODEL_VERSION
-
-    def chunk(delta: giga.MessageChunkV1, finish: str | None = None, u: Any = None) -> bytes:
-        body = giga.ChatCompletionChunkV1(
-            choices=[giga.ChoiceChunkV1(delta=delta, index=0, finish_reason=finish)],
-            created=now,
-            model=name,
-            usage=u,
-            object="chat.completion",
-        )
-        return b"data: " + _encode(body) + b"\n\n"
-
-    frames = []
-    if ans.reasoning:
-        frames.append(chunk(giga.MessageChunkV1(role="assistant", reasoning_content=ans.reasoning)))
-    for n, piece in enumerate(pieces(ans.text) if ans.text else []):
-        frames.append(
-            chunk(giga.MessageChunkV1(role="assistant" if n == 0 else None, content=piece))
-        )
-    if ans.calls:
-        c = ans.calls[0]
-        call = giga.FunctionCallV1(name=c.name, arguments=c.arguments)
-        delta = giga.MessageChunkV1(
-            role="assistant", content="", function_call=call, functions_state_id=state
-        )
-        frames.append(chunk(delta, ans.finish, v1_usage(ans)))
-    else:
-        frames.append(chunk(giga.MessageChunkV1(content=""), ans.finish, v1_usage(ans)))
-    frames.append(b"data: [DONE]\n\n")
-    return frames
-
-
-def frames_v2(ans: Answer, model: str, state: str, thread: str | None = None) -> list[bytes]:
-    now = int(time.time())
-    name = model + MODEL_VERSION
-
-    def event(kind: str, **fields: Any) -> bytes:
-        body = giga.ChatCompletionChunk(model=name, created_at=now, thread_id=thread, **fields)
-        return b"event: " + kind.encode() + b"\ndata: " + _encode(body) + b"\n\n"
-
-    frames = []
-    if ans.reasoning:
-        msg = giga.ChatMessage(role="reasoning", content=[giga.ChatContentPart(text=ans.reasoning)])
-        frames.append(event("response.message.delta", messages=[msg]))
-    for piece in pieces(ans.text) if ans.text else []:
-        msg = giga.ChatMessage(role="assistant", content=[giga.ChatContentPart(text=piece)])
-        frames.append(event("response.message.delta", messages=[msg]))
-    if ans.calls:
-        parts = [giga.ChatContentPart(function_call=c) for c in ans.calls]
-        msg = giga.ChatMessage(role="assistant", content=parts, tool_state_id=state)
-        frames.append(event("response.message.delta", messages=[msg]))
-    frames.append(event("response.message.done", finish_reason=ans.finish, usage=usage(ans)))
-    return frames
 
 
 def vector(text: str) -> list[float]:

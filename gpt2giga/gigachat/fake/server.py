@@ -33,7 +33,6 @@ import re
 import secrets
 import time
 import uuid
-from typing import Any
 
 import msgspec
 
@@ -51,21 +50,17 @@ from gpt2giga.gigachat.fake.asgi import (
     send_error,
     send_json,
 )
-from gpt2giga.gigachat.fake.model import (
-    MODEL_VERSION,
-    Answer,
-    answer,
+from gpt2giga.gigachat.fake.frames import (
+    FULL,
     frames_v1,
     frames_v2,
-    state_id,
-    usage,
-    v1_message,
-    v1_usage,
-    v2_from_v1,
-    v2_messages,
-    vector,
-    words,
+    sdk_check,
+    shape_for,
+    thread_message,
+    v1_answer,
+    v2_answer,
 )
+from gpt2giga.gigachat.fake.model import answer, state_id, v2_from_v1, vector, words
 
 DEMO_CREDENTIALS = base64.b64encode(b"demo-client:demo-secret").decode()
 MODELS: tuple[tuple[str, str], ...] = (
@@ -95,6 +90,10 @@ class FakeConfig(msgspec.Struct, kw_only=True):
     chunk_ms: float = 0.0
     validate: bool = False
     keep_received: int = 0
+    # Vary each answer's shape within what the SDK allows (`frames.Shape`), by the
+    # request's bytes and this seed; False sends every optional field, always alike.
+    vary: bool = True
+    seed: int = 0
 
 
 class FakeGigaChat:
@@ -244,16 +243,26 @@ class FakeGigaChat:
         state = state_id(body)
         if thread is not None:
             # The thread keeps what the model read and what it said, not its reasoning.
-            self.threads[thread] = [*req.messages, *v2_messages(ans, state)[-1:]]
+            self.threads[thread] = [*req.messages, thread_message(ans, state)]
+        shape = shape_for(body, self.config.seed) if self.config.vary else FULL
         if self.config.ttfb_ms:
             await asyncio.sleep(self.config.ttfb_ms / 1000)
         if not stream:
-            return await send_json(send, self._complete(ans, model, state, contract_, thread))
+            whole = (
+                v1_answer(ans, model, state, shape)
+                if contract_ == "v1"
+                else v2_answer(ans, model, state, thread, shape)
+            )
+            if self.config.validate:
+                sdk_check([_encode(whole)], contract_, stream=False)
+            return await send_json(send, whole)
         frames = (
-            frames_v1(ans, model, state)
+            frames_v1(ans, model, state, shape)
             if contract_ == "v1"
-            else frames_v2(ans, model, state, thread)
+            else frames_v2(ans, model, state, thread, shape)
         )
+        if self.config.validate:
+            sdk_check(frames, contract_, stream=True)
         await self._stream(send, frames, broken=model == "stream-break")
 
     async def _stream(self, send: Send, frames: list[bytes], broken: bool) -> None:
@@ -287,30 +296,6 @@ class FakeGigaChat:
         if past is None:
             raise FakeError(404, "Thread not found")
         return msgspec.structs.replace(req, messages=[*past, *req.messages]), thread
-
-    @staticmethod
-    def _complete(
-        ans: Answer, model: str, state: str, contract_: str, thread: str | None = None
-    ) -> Any:
-        now = int(time.time())
-        if contract_ == "v1":
-            return giga.ChatCompletionV1(
-                choices=[
-                    giga.ChoiceV1(message=v1_message(ans, state), index=0, finish_reason=ans.finish)
-                ],
-                created=now,
-                model=model + MODEL_VERSION,
-                usage=v1_usage(ans),
-                object="chat.completion",
-            )
-        return giga.ChatCompletionResponse(
-            model=model + MODEL_VERSION,
-            created_at=now,
-            messages=v2_messages(ans, state),
-            thread_id=thread,
-            finish_reason=ans.finish,
-            usage=usage(ans),
-        )
 
     def _sdk_validate(self, body: bytes, contract_: str) -> None:
         from gigachat.models.chat import Chat
@@ -384,5 +369,7 @@ def app_from_env() -> FakeGigaChat:
             validate=os.environ.get("FAKE_GIGACHAT_VALIDATE", "") == "1",
             static_token=os.environ.get("FAKE_GIGACHAT_STATIC_TOKEN") or None,
             keep_received=int(os.environ.get("FAKE_GIGACHAT_KEEP_RECEIVED", "0")),
+            vary=os.environ.get("FAKE_GIGACHAT_VARY", "1") != "0",
+            seed=int(os.environ.get("FAKE_GIGACHAT_SEED", "0")),
         )
     )

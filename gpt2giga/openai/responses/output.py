@@ -7,7 +7,7 @@ through `new_id`, the response's identity through its `skeleton`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 from msgspec import UNSET
@@ -68,12 +68,12 @@ def skeleton(req: rsp.ResponsesRequest, response_id: str, created: int, model: s
 
 def usage(u: giga.ChatUsage) -> rsp.Usage:
     return rsp.Usage(
-        input_tokens=u.input_tokens,
+        input_tokens=u.tokens_in,
         input_tokens_details=rsp.InputTokensDetails(cached_tokens=u.cached_tokens),
-        output_tokens=u.output_tokens,
+        output_tokens=u.tokens_out,
         # GigaChat counts reasoning inside output_tokens and does not say how much.
         output_tokens_details=rsp.OutputTokensDetails(reasoning_tokens=0),
-        total_tokens=u.total_tokens or u.input_tokens + u.output_tokens,
+        total_tokens=u.tokens_total,
     )
 
 
@@ -139,25 +139,21 @@ class ToolRun(msgspec.Struct, kw_only=True):
 
 
 def tool_runs(
-    top: giga.ChatToolExecution | None, messages: list[giga.ChatMessage]
+    top: giga.ChatToolExecution | None, messages: Sequence[giga.ChatMessageChunk]
 ) -> dict[str, ToolRun]:
     runs: dict[str, ToolRun] = {}
     executions = [top] + [m.tool_execution for m in messages]
-    executions += [p.tool_execution for m in messages for p in _parts(m)]
+    executions += [p.tool_execution for m in messages for p in m.parts]
     for ex in executions:
         if ex is not None and ex.name in BUILTIN_ITEM:
             run = runs.setdefault(ex.name, ToolRun(name=ex.name))
             run.status = "failed" if ex.censored else ex.status or run.status
-    datas = [m.inline_data for m in messages] + [p.inline_data for m in messages for p in _parts(m)]
+    datas = [m.inline_data for m in messages] + [p.inline_data for m in messages for p in m.parts]
     urls = [s.url for d in datas if d and d.sources for s in d.sources.values() if s.url]
     if urls:
         # Sources are what a web search found: they report one even without its execution.
         runs.setdefault("web_search", ToolRun(name="web_search")).sources.extend(urls)
     return runs
-
-
-def _parts(message: giga.ChatMessage) -> list[giga.ChatContentPart]:
-    return message.content if isinstance(message.content, list) else []
 
 
 def tool_status(status: str, final: bool) -> str:
@@ -200,7 +196,8 @@ def from_giga(
 def assistant_message(reply: answer.Reply) -> giga.ChatMessage:
     """The answer as the next turn sends it back to GigaChat."""
     parts = [giga.ChatContentPart(text=reply.text)] if reply.text or not reply.calls else []
-    parts += [build.call_part(c.name, c.arguments) for c in reply.calls]
+    # GigaChat may answer with JSON text arguments, but reads them only as an object.
+    parts += [build.call_part(c.name, answer.arguments_object(c.arguments)) for c in reply.calls]
     state = next((s for c in reply.calls if (s := answer.state_of(c.id))), None)
     return giga.ChatMessage(role="assistant", content=parts, tools_state_id=state)
 

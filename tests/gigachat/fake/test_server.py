@@ -41,6 +41,7 @@ from gigachat.models.models import Model, Models
 from gigachat.models.tools import TokensCount
 
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat.fake.frames import shape_for
 from gpt2giga.gigachat.fake.model import answer, example_for
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat, app_from_env
 from tests.conftest import chunks_of, make_client, make_settings
@@ -132,13 +133,30 @@ def v2_text(resp: ChatCompletionResponse | SdkChunkV2, role: str = "assistant") 
     )
 
 
+def v2_stream_text(chunks: list[SdkChunkV2], role: str = "assistant") -> str:
+    """A stream's text of one role, as a client reads it: a role-less delta goes on in the
+    role its message named on its first delta (the SDK's ChatMessageChunk)."""
+    current, text = "assistant", ""
+    for chunk in chunks:
+        for message in chunk.messages or ():
+            current = message.role or current
+            if current == role:
+                text += "".join(part.text or "" for part in message.content or ())
+    return text
+
+
 def v2_calls(resp: ChatCompletionResponse) -> list[tuple[str, Any]]:
+    """Name and arguments of each call; JSON text arguments (the SDK's `Any`) read as JSON."""
     return [
-        (part.function_call.name, part.function_call.arguments)
+        (part.function_call.name, _json_value(part.function_call.arguments))
         for message in resp.messages
         for part in message.content or ()
         if part.function_call is not None
     ]
+
+
+def _json_value(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # --- a tiny JSON Schema validator (the subset the fake claims to satisfy) ---------------
@@ -426,7 +444,7 @@ async def test_v2_stream_events_are_the_sdks_chunks(fake_giga: Giga) -> None:
     chunks = await fake_giga.stream_v2({"model": "GigaChat", "messages": [v2_user("hi")]})
     assert all(isinstance(c, SdkChunkV2) for c in chunks)
     assert [c.event for c in chunks] == ["response.message.delta"] * 3 + ["response.message.done"]
-    assert "".join(v2_text(c) for c in chunks) == ECHO + "hi"
+    assert v2_stream_text(chunks) == ECHO + "hi"
     assert chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.total_tokens == 12
@@ -455,12 +473,82 @@ async def test_v2_storage_starts_a_thread_that_the_next_request_continues(
     assert [m.role for m in kept] == ["user", "assistant", "user", "assistant"]
 
 
-async def test_v2_thread_id_rides_on_every_stream_event(fake_giga: Giga) -> None:
+async def test_v2_thread_id_rides_on_the_first_and_last_stream_events(fake_giga: Giga) -> None:
     chunks = await fake_giga.stream_v2(
         {"model": "GigaChat", "messages": [v2_user("hi")], "storage": {}}
     )
-    threads = {c.thread_id for c in chunks}
-    assert len(threads) == 1 and None not in threads
+    threads = {c.thread_id for c in chunks} - {None}
+    assert len(threads) == 1
+    assert chunks[0].thread_id == chunks[-1].thread_id == threads.pop()
+
+
+# --- shapes: varied within the contract, the same for the same request ---------------------
+
+
+def prompts(n: int) -> list[dict[str, Any]]:
+    """Requests alike but for their words: each gets a shape of its own."""
+    weather = {**WEATHER, "name": "get_weather"}
+    return [
+        {
+            "model": "GigaChat",
+            "messages": [v2_user(f"weather number {i}")],
+            "tools": v2_tools(weather),
+            "model_options": {"reasoning": {"effort": "low"}},
+        }
+        for i in range(n)
+    ]
+
+
+async def test_streams_name_the_role_on_a_messages_first_delta_only(fake_giga: Giga) -> None:
+    chunks = await fake_giga.stream_v2(
+        {
+            "model": "GigaChat",
+            "messages": [v2_user("a b c d e f g")],
+            "model_options": {"reasoning": {"effort": "low"}},
+        }
+    )
+    roles = [m.role for c in chunks for m in c.messages or ()]
+    assert roles == ["reasoning", None, None, "assistant", None, None, None, None]
+    assert v2_stream_text(chunks, "reasoning") == "The user wrote 7 words; I answer plainly."
+    assert v2_stream_text(chunks) == ECHO + "a b c d e f g"
+    v1 = await fake_giga.stream({"model": "GigaChat", "messages": [user("a b c d e f g")]})
+    assert [c.choices[0].delta.role for c in v1] == ["assistant"] + [None] * 5
+
+
+async def test_optional_fields_come_and_go_by_the_request_and_the_sdk_reads_them_all(
+    fakes: Callable[..., Giga],
+) -> None:
+    # validate=True: every answer and stream is read by the SDK's models before it is sent.
+    fake = fakes()
+    seen: dict[str, set[bool]] = {"model": set(), "details": set(), "text": set(), "plain": set()}
+    for body in prompts(24):
+        chunks = await fake.stream_v2(body)
+        seen["model"].add(all(c.model for c in chunks))
+        usage = chunks[-1].usage
+        assert usage is not None and usage.total_tokens == usage.input_tokens + usage.output_tokens
+        seen["details"].add(usage.input_tokens_details is not None)
+        calls = [p.function_call for c in chunks for m in c.messages or () for p in m.content or ()]
+        seen["text"].add(any(isinstance(f.arguments, str) for f in calls if f))
+        whole = await fake.raw("v2", body)
+        messages = whole.json()["messages"]
+        seen["plain"].add(isinstance(messages[0]["content"], str))
+        # Whatever the shape, the same answer: the call and its arguments as an object.
+        assert [(n, a) for n, a in v2_calls(ChatCompletionResponse(**whole.json()))] == [
+            ("get_weather", example_for(WEATHER["parameters"]))
+        ]
+    assert all(found == {True, False} for found in seen.values()), seen
+
+
+async def test_the_same_request_gets_the_same_shape_and_the_seed_another(
+    fakes: Callable[..., Giga],
+) -> None:
+    body = prompts(1)[0]
+    one, same, other = fakes(), fakes(), fakes(seed=1)
+    first = (await one.raw("v2", body)).json()
+    assert (await same.raw("v2", body)).json() | {"created_at": 0} == first | {"created_at": 0}
+    shapes = {shape_for(json.dumps(b).encode(), seed) for b in prompts(8) for seed in (0, 1)}
+    assert len(shapes) > 4
+    assert other.app.config.seed == 1
 
 
 async def test_unknown_thread_is_404_and_no_storage_means_no_thread(fake_giga: Giga) -> None:
@@ -976,7 +1064,7 @@ async def test_small_max_tokens_stops_with_length(fake_giga: Giga) -> None:
     v2 = await fake_giga.stream_v2(
         {"model": "GigaChat", "messages": [v2_user("hi")], "model_options": {"max_tokens": 4}}
     )
-    assert "".join(v2_text(c) for c in v2) == "Hello from the fake"
+    assert v2_stream_text(v2) == "Hello from the fake"
     assert v2[-1].finish_reason == "length"
 
 
@@ -991,7 +1079,8 @@ def test_answer_is_a_pure_function_of_the_request() -> None:
 # --- stream framing, byte for byte -------------------------------------------------------
 
 
-# The whole wire answer to "hi", `%(c)d` standing for the `created` timestamp.
+# The whole wire answer to "hi" with every optional field (`vary=False`), `%(c)d` standing
+# for the `created` timestamp. The role comes on a message's first delta only.
 V1_HI_STREAM = (
     b'data: {"choices":[{"delta":{"role":"assistant","content":"Hello from the "},"index":0}],'
     b'"created":%(c)d,"model":"GigaChat:2.0.28.2","object":"chat.completion"}\n\n'
@@ -1011,10 +1100,10 @@ V2_HI_STREAM = (
     b'"messages":[{"role":"assistant","content":[{"text":"Hello from the "}]}]}\n\n'
     b"event: response.message.delta\n"
     b'data: {"model":"GigaChat:2.0.28.2","created_at":%(c)d,'
-    b'"messages":[{"role":"assistant","content":[{"text":"fake GigaChat! You "}]}]}\n\n'
+    b'"messages":[{"content":[{"text":"fake GigaChat! You "}]}]}\n\n'
     b"event: response.message.delta\n"
     b'data: {"model":"GigaChat:2.0.28.2","created_at":%(c)d,'
-    b'"messages":[{"role":"assistant","content":[{"text":"said: hi"}]}]}\n\n'
+    b'"messages":[{"content":[{"text":"said: hi"}]}]}\n\n'
     b"event: response.message.done\n"
     b'data: {"model":"GigaChat:2.0.28.2","created_at":%(c)d,"finish_reason":"stop",'
     b'"usage":{"input_tokens":4,"input_tokens_details":{"prompt_tokens":4,"cached_tokens":0},'
@@ -1022,8 +1111,8 @@ V2_HI_STREAM = (
 )
 
 
-async def test_v1_stream_framing_is_exact(fake_giga: Giga) -> None:
-    resp = await fake_giga.raw(
+async def test_v1_stream_framing_is_exact(fakes: Callable[..., Giga]) -> None:
+    resp = await fakes(vary=False).raw(
         "v1", {"model": "GigaChat", "messages": [user("hi")], "stream": True}
     )
     assert resp.headers["content-type"] == "text/event-stream"
@@ -1033,8 +1122,8 @@ async def test_v1_stream_framing_is_exact(fake_giga: Giga) -> None:
     assert [c is None for c in parsed] == [False] * 4 + [True]
 
 
-async def test_v2_stream_framing_is_exact(fake_giga: Giga) -> None:
-    resp = await fake_giga.raw(
+async def test_v2_stream_framing_is_exact(fakes: Callable[..., Giga]) -> None:
+    resp = await fakes(vary=False).raw(
         "v2", {"model": "GigaChat", "messages": [v2_user("hi")], "stream": True}
     )
     assert resp.headers["content-type"] == "text/event-stream"
@@ -1162,6 +1251,11 @@ def test_app_from_env_reads_fake_gigachat_variables(monkeypatch: pytest.MonkeyPa
         True,
         "bench",
     )
+    assert (config.vary, config.seed) == (True, 0)  # shapes vary unless told not to
+    monkeypatch.setenv("FAKE_GIGACHAT_VARY", "0")
+    monkeypatch.setenv("FAKE_GIGACHAT_SEED", "7")
+    config = app_from_env().config
+    assert (config.vary, config.seed) == (False, 7)
 
 
 # --- what the fake received, for tests in another process ------------------------------

@@ -173,6 +173,19 @@ def test_recorded_stream_becomes_the_same_events_on_both_contracts(
     assert t.response is not None and t.response.status == "completed"
 
 
+def test_deltas_without_a_role_go_on_in_the_role_named_before() -> None:
+    # GigaChat names a message's role on its first delta only (the SDK's ChatMessageChunk).
+    run, t = drive(recorded("chat_roleless_v2"))
+    assert [brief(e) for e in run.events] == [
+        *START,
+        *REASONING,
+        *message(1, "msg_1", ["Answer: ", "4"]),
+        *COMPLETED,
+    ]
+    assert run.final.output_text == "Answer: 4"
+    assert t.response is not None and t.response.status == "completed"
+
+
 def test_function_call_item_carries_the_state_id_and_whole_arguments() -> None:
     run, t = drive(recorded("chat_function_call_v2"))
     added, delta, done_args, done = run.events[2:6]
@@ -282,7 +295,7 @@ def test_builtin_web_search_run_is_its_own_item_before_the_text() -> None:
 
 
 def text_chunk(text: str, role: str = "assistant") -> giga.ChatCompletionChunk:
-    message = giga.ChatMessage(role=role, content=[giga.ChatContentPart(text=text)])
+    message = giga.ChatMessageChunk(role=role, content=[giga.ChatContentPart(text=text)])
     return giga.ChatCompletionChunk(event="response.message.delta", model=MODEL, messages=[message])
 
 

@@ -778,12 +778,12 @@ def test_calls_come_back_under_the_clients_names() -> None:
 def test_builtin_tool_runs_become_their_own_items() -> None:
     source = giga.ChatInlineData(sources={"1": giga.ChatSource(url="https://a.example", title="A")})
     messages = [
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant",
             content=[giga.ChatContentPart(text="Found.", inline_data=source)],
             tool_execution=giga.ChatToolExecution(name="web_search", status="success"),
         ),
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant", tool_execution=giga.ChatToolExecution(name="image_generate")
         ),
     ]
@@ -799,7 +799,7 @@ def test_builtin_tool_runs_become_their_own_items() -> None:
 
 def test_censored_or_failed_runs_are_failed() -> None:
     messages = [
-        giga.ChatMessage(
+        giga.ChatAnswerMessage(
             role="assistant",
             tool_execution=giga.ChatToolExecution(name="web_search", censored=True),
         )
@@ -823,6 +823,19 @@ def test_the_record_holds_the_conversation_for_the_next_turn() -> None:
     assert (stored.thread_id, stored.thread_system, stored.body) == ("thread-9", "Rules.", b"{...}")
     # Without GigaChat storage (v1, store: false) a thread id means nothing.
     assert output.record(turn(V1, None, input="x"), r, b"", "t").thread_id is None
+
+
+@pytest.mark.parametrize("arguments", ['{"city": "Oslo"}', {"city": "Oslo"}])
+def test_the_next_turn_sends_gigachat_arguments_as_an_object_however_they_came(
+    arguments: object,
+) -> None:
+    # Met by the fake GigaChat sending arguments as JSON text (the SDK's `Any`): the
+    # stored turn sent that text back, where GigaChat reads a function call's
+    # arguments as an object.
+    t = turn(V2, None, input="weather?", store=True)
+    r = reply(calls=[answer.Call(f"call_{STATE}", "get_weather", arguments)])
+    stored = output.record(t, r, b"{}", None)
+    assert plain(stored.messages)[-1]["content"] == [call("get_weather", {"city": "Oslo"})]
 
 
 def test_failed_response_carries_an_sdk_error_code() -> None:
