@@ -852,3 +852,17 @@ def test_failed_response_carries_an_sdk_error_code() -> None:
             code,
             err.message,
         )
+
+
+def test_unknown_fields_of_namespaced_tools_are_named_where_they_sit() -> None:
+    inner = {**DOCS["tools"][0], "defer_loading": True}
+    docs = {**DOCS, "tools": [inner, DOCS["tools"][1]], "origin": "mcp"}
+    t = turn(tools=[docs], input="x")
+    assert t.prepared.ignored == [
+        "store", "tools[].origin", "tools[].tools[].defer_loading", "tools.custom",
+    ]  # fmt: skip
+    assert sent(t)["tools"] == [
+        {"functions": {"specifications": [
+            {"name": "mcp__docs__search", "parameters": {"type": "object", "properties": {}}},
+        ]}},
+    ]  # fmt: skip
