@@ -33,7 +33,8 @@ def roots(modules: set[str]) -> set[str]:
 
 # The rules apply by file name, wherever the module lives: an API's own package
 # (openai/responses/) follows them like a dialect's.
-WIRE = [p for p in MODULES if p.name in ("wire.py", "events.py")]
+# GigaChat keeps its v1 contract apart from the v2 hub: wire_v1.py.
+WIRE = [p for p in MODULES if p.name in ("wire.py", "wire_v1.py", "events.py")]
 # Responses splits its translator into input (request side) and output (reply side);
 # Anthropic keeps its conversation (the request's messages) in input.py.
 TRANSLATOR_NAMES = ("translate.py", "stream.py", "input.py", "output.py")
