@@ -1,6 +1,7 @@
-"""The ASGI application: lifespan, the one route table, dispatch and the one error boundary.
+"""The ASGI application: lifespan, dispatch and the one error boundary.
 
-`router.py` reads a path into a route and the GigaChat contract it names.
+`routes.py` is the one route table; `router.py` reads a path into a route and
+the GigaChat contract it names.
 Every failure is rendered here, once, in the caller's dialect. Features
 switched off at start-up cost nothing per request. Each request gets an
 `Exchange` (request id, tracing headers, what the GigaChat client saw); when
@@ -14,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from gpt2giga import cors, errors
-from gpt2giga.anthropic import handlers as anthropic
-from gpt2giga.anthropic import translate as anthropic_translate
 from gpt2giga.asgi import (
     BodyTooLarge,
     Receive,
@@ -36,18 +34,15 @@ from gpt2giga.asgi import (
 from gpt2giga.config import ConfigError, Settings, auth_required, tracing_on
 from gpt2giga.context import HELD, Context, Held
 from gpt2giga.drain import Drain, shutting_down
-from gpt2giga.gemini import handlers as gemini
-from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.upstream import build_pool
 from gpt2giga.observe import exchange, logs
 from gpt2giga.observe.exchange import Exchange
 from gpt2giga.observe.observers import Observers, tap
-from gpt2giga.openai import handlers as openai
-from gpt2giga.openai import translate as openai_translate
 from gpt2giga.openai.responses.handlers import Responses
 from gpt2giga.ops.system import Ops
-from gpt2giga.router import Dialect, Handler, Match, Router, RouteSpec, sniff
+from gpt2giga.router import Dialect, Match, Router, RouteSpec, sniff
+from gpt2giga.routes import DIALECTS, PUBLIC, ROUTES
 from gpt2giga.state.store import open_store
 
 if TYPE_CHECKING:
@@ -56,74 +51,6 @@ if TYPE_CHECKING:
     from gpt2giga.observe.traces import Tracer
 
 log = logging.getLogger("gpt2giga")
-
-
-class DialectSpec(NamedTuple):
-    """What the app needs from a dialect: its routes, its error shape, its model list."""
-
-    routes: list[tuple[str, str, Handler]]
-    error_body: Callable[[errors.GatewayError], bytes]
-    list_models: Handler
-    get_model: Handler
-    error_status: Callable[[errors.GatewayError], int] = lambda err: err.status
-
-
-DIALECTS: dict[Dialect, DialectSpec] = {
-    "openai": DialectSpec(
-        routes=[
-            ("POST", "/chat/completions", openai.chat_completions),
-            ("POST", "/embeddings", openai.embeddings),
-            ("GET", "/model/info", openai.model_info),
-        ],
-        error_body=openai_translate.error_body,
-        list_models=openai.list_models,
-        get_model=openai.get_model,
-    ),
-    "anthropic": DialectSpec(
-        routes=[
-            ("POST", "/messages", anthropic.messages),
-            ("POST", "/messages/count_tokens", anthropic.count_tokens),
-        ],
-        error_body=anthropic_translate.error_body,
-        list_models=anthropic.list_models,
-        get_model=anthropic.get_model,
-        error_status=anthropic_translate.error_status,
-    ),
-    "gemini": DialectSpec(
-        routes=[
-            ("POST", "/models/{model:path}:generateContent", gemini.generate_content),
-            ("POST", "/models/{model:path}:streamGenerateContent", gemini.stream_generate_content),
-            ("POST", "/models/{model:path}:countTokens", gemini.count_tokens),
-            ("POST", "/models/{model:path}:embedContent", gemini.embed_content),
-            ("POST", "/models/{model:path}:batchEmbedContents", gemini.batch_embed_contents),
-        ],
-        error_body=gemini_translate.error_body,
-        list_models=gemini.list_models,
-        get_model=gemini.get_model,
-        error_status=gemini_translate.error_status,
-    ),
-}
-
-
-async def models(ctx: Context, request: Request) -> Response | StreamResponse:
-    """`/models` is shared: Anthropic and Google clients get their own shapes."""
-    return await DIALECTS[sniff(request.scope)].list_models(ctx, request)
-
-
-async def model(ctx: Context, request: Request) -> Response | StreamResponse:
-    return await DIALECTS[sniff(request.scope)].get_model(ctx, request)
-
-
-ROUTES: list[RouteSpec] = [
-    *[(m, path, h, name) for name, spec in DIALECTS.items() for m, path, h in spec.routes],
-    ("GET", "/models", models, None),
-    ("GET", "/models/{model:path}", model, None),
-]
-# System routes (health, readiness, metrics, logs) are `ops`'s; the dialects' public ones here.
-PUBLIC: list[RouteSpec] = [
-    # Claude Code's reachability probe (`HEAD /api/hello`): it reveals nothing, so no key.
-    ("GET", "/api/hello", anthropic.hello, "anthropic"),
-]
 
 
 class App:

@@ -23,6 +23,7 @@ from gpt2giga import errors
 from gpt2giga.config import GigaChatSettings
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.auth import Credentials, TokenSource
 from gpt2giga.gigachat.reader import UpstreamStream
 from gpt2giga.gigachat.traced import Send, Traced, operations
@@ -48,7 +49,7 @@ MAX_BACKOFF = 30.0
 
 _encode = msgspec.json.Encoder().encode
 # Lax, as pydantic is in the SDK: a count as "12" or 12.0 is still a count.
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1, strict=False).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
 _decode_models = msgspec.json.Decoder(giga.Models, strict=False).decode
 _decode_embeddings = msgspec.json.Decoder(giga.Embeddings, strict=False).decode
@@ -164,7 +165,7 @@ class GigaChatClient:
         fields winning a clash.
         """
         profanity = self.settings.profanity_check
-        body: giga.ChatV1 | giga.ChatCompletionRequest
+        body: giga1.ChatV1 | giga.ChatCompletionRequest
         if contract_ == "v1":
             body = contract.to_v1(req, profanity)
             if stream:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 
 _json_decode = msgspec.json.Decoder().decode
 _json_encode = msgspec.json.Encoder().encode
@@ -71,7 +72,7 @@ def state_id(message: giga.ChatMessage) -> str | None:
 # --- requests: v2 hub -> v1 ----------------------------------------------------
 
 
-def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) -> giga.ChatV1:
+def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) -> giga1.ChatV1:
     """`profanity_check` is the operator's default; the request's `disable_filter` wins.
 
     What v1 cannot say (`filter_config`, `user_info`, the model preset, the
@@ -83,7 +84,7 @@ def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) 
     if req.disable_filter is not None:
         profanity_check = not req.disable_filter
     ranker = req.ranker_options
-    return giga.ChatV1(
+    return giga1.ChatV1(
         model=req.model,
         messages=list(_messages_v1(req.messages)),
         temperature=opts.temperature,
@@ -96,7 +97,7 @@ def to_v1(req: giga.ChatCompletionRequest, profanity_check: bool | None = None) 
         function_call=_function_call_v1(req.tool_config) if functions else None,
         functions=functions,
         flags=req.flags,
-        function_ranker=giga.FunctionRankerV1(enabled=ranker.enabled, top_n=ranker.top_n)
+        function_ranker=giga1.FunctionRankerV1(enabled=ranker.enabled, top_n=ranker.top_n)
         if ranker is not None
         else None,
         response_format=_response_format_v1(opts.response_format),
@@ -110,7 +111,7 @@ def _effort_v1(reasoning: giga.ChatReasoning | None) -> str | None:
     return effort if effort in ("low", "medium", "high") else None
 
 
-def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga.MessageV1]:
+def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga1.MessageV1]:
     i = 0
     while i < len(messages):
         msg = messages[i]
@@ -128,13 +129,13 @@ def _messages_v1(messages: list[giga.ChatMessage]) -> Iterator[giga.MessageV1]:
 
 def _interleave(
     msg: giga.ChatMessage, calls: list[giga.ChatFunctionCall], replies: list[giga.ChatMessage]
-) -> Iterator[giga.MessageV1]:
+) -> Iterator[giga1.MessageV1]:
     """v1 has one function call per assistant message: each call, then its result."""
     results = [r for reply in replies for r in _function_results(reply)]
     paired, leftovers = _pair(calls, results)
     state = state_id(msg)
     for n, (call, result) in enumerate(zip(calls, paired, strict=True)):
-        yield giga.MessageV1(
+        yield giga1.MessageV1(
             role="assistant",
             content=text_of(msg) if n == 0 else "",
             function_call=_call_v1(call),
@@ -168,19 +169,19 @@ def _function_results(msg: giga.ChatMessage) -> list[giga.ChatFunctionResult]:
     return [p.function_result for p in msg.content if p.function_result is not None]
 
 
-def _result_v1(name: str, result: Any) -> giga.MessageV1:
+def _result_v1(name: str, result: Any) -> giga1.MessageV1:
     content = _json_encode(result_object(result)).decode()
-    return giga.MessageV1(role="function", name=name, content=content)
+    return giga1.MessageV1(role="function", name=name, content=content)
 
 
 def _message_v1(
     msg: giga.ChatMessage, calls: list[giga.ChatFunctionCall]
-) -> Iterator[giga.MessageV1]:
+) -> Iterator[giga1.MessageV1]:
     if msg.role == "tool":
         for res in _function_results(msg):
             yield _result_v1(res.name, res.result)
         return
-    yield giga.MessageV1(
+    yield giga1.MessageV1(
         role=msg.role,
         content=text_of(msg),
         function_call=_call_v1(calls[0]) if calls else None,
@@ -190,30 +191,30 @@ def _message_v1(
     )
 
 
-def _call_v1(call: giga.ChatFunctionCall) -> giga.FunctionCallV1:
+def _call_v1(call: giga.ChatFunctionCall) -> giga1.FunctionCallV1:
     args = call.arguments
-    return giga.FunctionCallV1(name=call.name, arguments=args if isinstance(args, dict) else {})
+    return giga1.FunctionCallV1(name=call.name, arguments=args if isinstance(args, dict) else {})
 
 
-def _function_call_v1(config: giga.ChatToolConfig | None) -> str | giga.ChatFunctionCallV1 | None:
+def _function_call_v1(config: giga.ChatToolConfig | None) -> str | giga1.ChatFunctionCallV1 | None:
     if config is None or config.mode is None:
         return None
     if config.mode == "forced":
-        return giga.ChatFunctionCallV1(name=config.function_name) if config.function_name else None
+        return giga1.ChatFunctionCallV1(name=config.function_name) if config.function_name else None
     return config.mode if config.mode in ("auto", "none") else None
 
 
-def _functions_v1(tools: list[giga.ChatTool] | None) -> list[giga.FunctionV1] | None:
+def _functions_v1(tools: list[giga.ChatTool] | None) -> list[giga1.FunctionV1] | None:
     specs = [s for t in tools or () if t.functions for s in t.functions.specifications or ()]
     if not specs:
         return None
     return [
-        giga.FunctionV1(
+        giga1.FunctionV1(
             name=s.name,
             description=s.description,
             parameters=s.parameters,
             few_shot_examples=[
-                giga.FewShotExampleV1(request=e.request, params=e.params)
+                giga1.FewShotExampleV1(request=e.request, params=e.params)
                 for e in s.few_shot_examples
             ]
             if s.few_shot_examples
@@ -224,16 +225,16 @@ def _functions_v1(tools: list[giga.ChatTool] | None) -> list[giga.FunctionV1] | 
     ]
 
 
-def _response_format_v1(fmt: giga.ChatResponseFormat | None) -> giga.ResponseFormatV1 | None:
+def _response_format_v1(fmt: giga.ChatResponseFormat | None) -> giga1.ResponseFormatV1 | None:
     if fmt is None or fmt.type != "json_schema" or not isinstance(fmt.schema, dict):
         return None
-    return giga.ResponseFormatV1(type="json_schema", schema=fmt.schema, strict=fmt.strict)
+    return giga1.ResponseFormatV1(type="json_schema", schema=fmt.schema, strict=fmt.strict)
 
 
 # --- answers: v1 -> v2 hub -----------------------------------------------------
 
 
-def usage_from_v1(usage: giga.UsageV1 | None) -> giga.ChatUsage | None:
+def usage_from_v1(usage: giga1.UsageV1 | None) -> giga.ChatUsage | None:
     if usage is None:
         return None
     details = None
@@ -251,7 +252,7 @@ def _messages_from_v1(
     kind: type[M],
     content: str | None,
     reasoning: str | None,
-    call: giga.FunctionCallV1 | None,
+    call: giga1.FunctionCallV1 | None,
     state: str | None,
     always: bool = True,
 ) -> list[M]:
@@ -274,7 +275,7 @@ def _messages_from_v1(
     return messages
 
 
-def from_v1(resp: giga.ChatCompletionV1) -> giga.ChatCompletionResponse:
+def from_v1(resp: giga1.ChatCompletionV1) -> giga.ChatCompletionResponse:
     choice = resp.choices[0] if resp.choices else None
     messages: list[giga.ChatAnswerMessage] = []
     if choice is not None:
@@ -297,7 +298,7 @@ def from_v1(resp: giga.ChatCompletionV1) -> giga.ChatCompletionResponse:
     )
 
 
-def chunk_from_v1(chunk: giga.ChatCompletionChunkV1) -> giga.ChatCompletionChunk:
+def chunk_from_v1(chunk: giga1.ChatCompletionChunkV1) -> giga.ChatCompletionChunk:
     choice = chunk.choices[0] if chunk.choices else None
     messages = None
     finish = None

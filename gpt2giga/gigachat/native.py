@@ -20,6 +20,7 @@ import msgspec
 
 from gpt2giga import errors, fields
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Options, Prepared
 
 
@@ -30,7 +31,7 @@ class Native(msgspec.Struct, kw_only=True):
     profanity_check: bool | None = None
     flags: list[str] | None = None
     ranker_options: giga.ChatRankerOptions | None = None
-    function_ranker: giga.FunctionRankerV1 | None = None
+    function_ranker: giga1.FunctionRankerV1 | None = None
     filter_config: giga.ChatFilterConfig | None = None
     user_info: giga.ChatUserInfo | None = None
     model_options: giga.ChatModelOptions | None = None

@@ -18,12 +18,13 @@ import msgspec
 from gpt2giga import errors, sse
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.upstream import Contract, exc_name
 from gpt2giga.observe import exchange
 from gpt2giga.state.limits import Release
 
 # Lax, as pydantic is in the SDK: a count as "12" or 12.0 is still a count.
-_decode_chunk_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1, strict=False).decode
+_decode_chunk_v1 = msgspec.json.Decoder(giga1.ChatCompletionChunkV1, strict=False).decode
 _decode_chunk_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk, strict=False).decode
 _decode_error = msgspec.json.Decoder(giga.ErrorBody, strict=False).decode
 

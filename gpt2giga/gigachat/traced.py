@@ -21,6 +21,7 @@ import msgspec
 from gpt2giga import errors, sse
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.reader import hub_chunk
 from gpt2giga.observe import exchange
 from gpt2giga.observe.spans import MAX_KEPT_BYTES, Answer, Call, ToolCall
@@ -31,7 +32,7 @@ Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
 READ = frozenset({"chat", "embeddings"})
 
 # As leniently as the client reads answers (and the SDK: pydantic is lax).
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1, strict=False).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
 _encode = msgspec.json.Encoder().encode
 

@@ -73,73 +73,85 @@ class Metrics:
     """The collectors and the label bounding; `render` is the /metrics body."""
 
     def __init__(self, settings: Settings) -> None:
-        # Long on purpose: one declaration per series, the whole list in one place.
         shared = multiprocess()
         # `*_created` series double the output and no dashboard reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         # In multiprocess mode series are files, not registry members; /metrics
         # reads them all through a MultiProcessCollector.
-        registry = None if shared else CollectorRegistry()
+        self._registry = None if shared else CollectorRegistry()
         self._models = known_models(settings)
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._series: dict[tuple[str, str, str, int, str, str], _Series] = {}
+        # Declared in this order, the series are exposed in this order.
+        self._request_series()
+        self._sink_series()
+        self._limit_series()
+        self._exposition = self._registry or _merged()
 
-        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
-            return Counter(name, doc, labels, registry=registry)
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(name, doc, labels, registry=self._registry)
 
-        def histogram(name: str, doc: str, labels: tuple[str, ...], buckets: Any) -> Histogram:
-            return Histogram(name, doc, labels, registry=registry, buckets=buckets)
+    def _histogram(self, name: str, doc: str, labels: tuple[str, ...], buckets: Any) -> Histogram:
+        return Histogram(name, doc, labels, registry=self._registry, buckets=buckets)
 
-        def gauge(name: str, doc: str) -> Gauge:
-            return Gauge(name, doc, ("model",), registry=registry, multiprocess_mode="livesum")
+    def _gauge(self, name: str, doc: str) -> Gauge:
+        return Gauge(name, doc, ("model",), registry=self._registry, multiprocess_mode="livesum")
 
-        self.requests = counter("gpt2giga_requests_total", "HTTP requests.", REQUEST_LABELS)
-        self.duration = histogram(
+    def _request_series(self) -> None:
+        """What `record` writes: one request, its GigaChat calls, its tokens."""
+        self.requests = self._counter("gpt2giga_requests_total", "HTTP requests.", REQUEST_LABELS)
+        self.duration = self._histogram(
             "gpt2giga_request_duration_seconds",
             "HTTP request duration, stream bodies included.",
             REQUEST_LABELS,
             DURATION_BUCKETS,
         )
         upstream = ("contract", "model")
-        self.upstream = histogram(
+        self.upstream = self._histogram(
             "gpt2giga_upstream_duration_seconds",
             "Time spent in GigaChat calls per request.",
             upstream,
             DURATION_BUCKETS,
         )
-        self.upstream_errors = counter(
+        self.upstream_errors = self._counter(
             "gpt2giga_upstream_errors_total", "Failed GigaChat calls.", (*upstream, "kind")
         )
         usage = ("dialect", "contract", "model")
-        self.tokens_in = counter("gpt2giga_tokens_input_total", "Input tokens.", usage)
-        self.tokens_out = counter("gpt2giga_tokens_output_total", "Output tokens.", usage)
-        self.ttft = histogram(
+        self.tokens_in = self._counter("gpt2giga_tokens_input_total", "Input tokens.", usage)
+        self.tokens_out = self._counter("gpt2giga_tokens_output_total", "Output tokens.", usage)
+        self.ttft = self._histogram(
             "gpt2giga_time_to_first_token_seconds",
             "From a stream request's arrival to GigaChat's first chunk.",
             usage,
             TTFT_BUCKETS,
         )
-        self.disconnects = counter(
+        self.disconnects = self._counter(
             "gpt2giga_stream_disconnects_total",
             "Streams the client left before the end.",
             ("dialect", "route", "model"),
         )
-        self.traffic_dropped = counter(
+
+    def _sink_series(self) -> None:
+        """What the traffic-log sinks and the tracer report: records and spans kept or lost."""
+        self.traffic_dropped = self._counter(
             "gpt2giga_traffic_log_dropped_total",
             "Traffic-log records lost: queue full, write failed, or left at shutdown.",
             ("sink", "reason"),
         )
-        self.traffic_written = counter(
+        self.traffic_written = self._counter(
             "gpt2giga_traffic_log_written_total", "Traffic-log records stored.", ("sink",)
         )
-        self.spans_dropped = counter(
+        self.spans_dropped = self._counter(
             "gpt2giga_trace_spans_dropped_total",
             "Trace spans not exported: queue_full (never queued) or export_failed.",
             ("reason",),
         )
-        self.inflight = gauge("gpt2giga_inflight_requests", "GigaChat calls in flight.")
-        self.queued = gauge("gpt2giga_model_queue_waiting", "Calls waiting for a model slot.")
-        self.refusals = counter(
+
+    def _limit_series(self) -> None:
+        """What the per-model limiter and the shared state store report."""
+        self.inflight = self._gauge("gpt2giga_inflight_requests", "GigaChat calls in flight.")
+        self.queued = self._gauge("gpt2giga_model_queue_waiting", "Calls waiting for a model slot.")
+        self.refusals = self._counter(
             "gpt2giga_model_limit_rejections_total",
             "Calls refused: no model slot within the acquire timeout.",
             ("model",),
@@ -148,15 +160,14 @@ class Metrics:
         self.store_state = Gauge(
             "gpt2giga_state_store_up",
             "1 while the shared state store answers, 0 while it is down (per process).",
-            registry=registry,
+            registry=self._registry,
             multiprocess_mode="livemin",
         )
-        self.fallbacks = counter(
+        self.fallbacks = self._counter(
             "gpt2giga_model_limit_fallback_total",
             "Model slots granted by one process on its own: the shared state store was down.",
             ("model",),
         )
-        self._exposition = registry or _merged()
 
     def model(self, name: str) -> str:
         if not name:

@@ -26,6 +26,7 @@ from gpt2giga.gemini import handlers as gemini
 from gpt2giga.gemini import translate as gemini_translate
 from gpt2giga.gigachat import contract as giga_contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.auth import TokenSource
 from gpt2giga.gigachat.client import GigaChatClient
 from gpt2giga.gigachat.files import Attachment
@@ -65,7 +66,7 @@ def _decode_object(body: bytes) -> dict[str, msgspec.Raw]:
 
 
 # Lax like the GigaChat client's own reading of an answer (a count as "12" is a count).
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1, strict=False).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1, strict=False).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse, strict=False).decode
 
 

@@ -21,6 +21,7 @@ from anthropic.types import Message, RawMessageStreamEvent
 from gpt2giga import errors, sse
 from gpt2giga.anthropic import stream
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Prepared
 from tests.conftest import recorded, sse_events
 
@@ -29,7 +30,7 @@ STATE = "3f1c8e0a-5b2d-4c7e-9a61-2d8f0b7c4e15"
 MSG_ID = "msg_0123456789abcdef01234567"
 MODEL = "GigaChat-2-Max:2.0.28.2"
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
 _event = pydantic.TypeAdapter(RawMessageStreamEvent)
 

@@ -20,6 +20,7 @@ from gpt2giga.anthropic import translate
 from gpt2giga.anthropic import wire as ant
 from gpt2giga.gigachat import answer, contract, schema
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Options, Prepared
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gigachat"
@@ -729,7 +730,7 @@ def test_texts_to_count_are_what_the_model_reads() -> None:
 
 # --- answers ------------------------------------------------------------------------
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
 MSG_ID = "msg_0123456789abcdef01234567"
 MODEL = "GigaChat-2-Max:2.0.28.2"

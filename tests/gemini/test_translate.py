@@ -19,6 +19,7 @@ from gpt2giga.gemini import contents, spelling, translate
 from gpt2giga.gemini import wire as gem
 from gpt2giga.gigachat import answer, contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Options, Prepared
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -841,7 +842,7 @@ def test_model_names_come_with_or_without_their_prefix() -> None:
 
 # --- answers ------------------------------------------------------------------------------
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
 RESPONSE_ID = "0123456789abcdef01234567"
 MODEL = "GigaChat-2-Max:2.0.28.2"

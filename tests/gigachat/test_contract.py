@@ -11,6 +11,7 @@ from gigachat.models import chat_completions as sdk_v2
 
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 
 STATE = "0b6f1d2e-3c4a-4b5d-8e9f-0a1b2c3d4e5f"
 
@@ -390,7 +391,9 @@ def test_v2_only_fields_do_not_reach_v1() -> None:
 # --- from_v1 -----------------------------------------------------------------------------
 
 
-def v1_answer(message: dict[str, Any], finish: str = "stop", **usage: int) -> giga.ChatCompletionV1:
+def v1_answer(
+    message: dict[str, Any], finish: str = "stop", **usage: int
+) -> giga1.ChatCompletionV1:
     """A v1 answer body; the SDK's v1 `ChatCompletion` must accept it first."""
     body = {
         "choices": [{"message": message, "index": 0, "finish_reason": finish}],
@@ -401,7 +404,7 @@ def v1_answer(message: dict[str, Any], finish: str = "stop", **usage: int) -> gi
     }
     raw = msgspec.json.encode(body)
     sdk_v1.ChatCompletion.model_validate_json(raw)
-    return msgspec.json.decode(raw, type=giga.ChatCompletionV1)
+    return msgspec.json.decode(raw, type=giga1.ChatCompletionV1)
 
 
 def v2_json(value: msgspec.Struct, model: Any) -> dict[str, Any]:
@@ -488,11 +491,11 @@ def test_finish_reason_passes_through(finish: str) -> None:
 
 
 def test_answer_without_choices_has_no_messages() -> None:
-    answer = giga.ChatCompletionV1(
+    answer = giga1.ChatCompletionV1(
         choices=[],
         created=1,
         model="GigaChat",
-        usage=giga.UsageV1(prompt_tokens=1, completion_tokens=0, total_tokens=1),
+        usage=giga1.UsageV1(prompt_tokens=1, completion_tokens=0, total_tokens=1),
         object="chat.completion",
     )
     resp = contract.from_v1(answer)
@@ -504,7 +507,7 @@ def test_answer_without_choices_has_no_messages() -> None:
 
 def v1_chunk(
     delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None
-) -> giga.ChatCompletionChunkV1:
+) -> giga1.ChatCompletionChunkV1:
     body: dict[str, Any] = {
         "choices": [{"delta": delta, "index": 0, "finish_reason": finish}],
         "created": 1_700_000_001,
@@ -516,7 +519,7 @@ def v1_chunk(
         body["usage"] = usage
     raw = msgspec.json.encode(body)
     sdk_v1.ChatCompletionChunk.model_validate_json(raw)
-    return msgspec.json.decode(raw, type=giga.ChatCompletionChunkV1)
+    return msgspec.json.decode(raw, type=giga1.ChatCompletionChunkV1)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from gpt2giga import errors, sse
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Prepared
 from gpt2giga.openai import stream
 from tests.conftest import recorded, sse_events
@@ -32,7 +33,7 @@ CREATED = 1_700_000_000
 MODEL = "GigaChat-2-Max:2.0.28.2"
 DONE = "[DONE]"
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
 
 

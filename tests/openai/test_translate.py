@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletion
 from gpt2giga import errors
 from gpt2giga.gigachat import answer, contract, schema
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Options, Prepared
 from gpt2giga.openai import translate
 from gpt2giga.openai import wire as oai
@@ -681,7 +682,7 @@ def test_a_plain_request_ignores_nothing() -> None:
 
 # --- answers ------------------------------------------------------------------------------
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionResponse).decode
 COMPLETION_ID = "chatcmpl-0123456789ab"
 CREATED = 1_700_000_000

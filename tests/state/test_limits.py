@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from gpt2giga import errors
-from gpt2giga.app import DIALECTS
+from gpt2giga.routes import DIALECTS
 from gpt2giga.state.limits import Limits
 from tests.conftest import V1_CHAT, Call, build_app, over
 

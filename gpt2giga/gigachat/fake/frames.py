@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.fake.model import MODEL_VERSION, Answer, words
 
 _encode = msgspec.json.Encoder().encode
@@ -125,9 +126,9 @@ def thread_message(ans: Answer, state: str) -> giga.ChatMessage:
     )
 
 
-def v1_usage(ans: Answer, shape: Shape = FULL) -> giga.UsageV1:
+def v1_usage(ans: Answer, shape: Shape = FULL) -> giga1.UsageV1:
     u = usage(ans)
-    return giga.UsageV1(
+    return giga1.UsageV1(
         prompt_tokens=u.tokens_in,
         completion_tokens=u.tokens_out,
         total_tokens=u.tokens_total,
@@ -135,19 +136,19 @@ def v1_usage(ans: Answer, shape: Shape = FULL) -> giga.UsageV1:
     )
 
 
-def v1_answer(ans: Answer, model: str, state: str, shape: Shape = FULL) -> giga.ChatCompletionV1:
+def v1_answer(ans: Answer, model: str, state: str, shape: Shape = FULL) -> giga1.ChatCompletionV1:
     call = ans.calls[0] if ans.calls else None
-    message = giga.MessageV1(
+    message = giga1.MessageV1(
         role="assistant",
         content=ans.text,
-        function_call=giga.FunctionCallV1(name=call.name, arguments=call.arguments)
+        function_call=giga1.FunctionCallV1(name=call.name, arguments=call.arguments)
         if call
         else None,
         functions_state_id=state if call else None,
         reasoning_content=ans.reasoning or None,
     )
-    return giga.ChatCompletionV1(
-        choices=[giga.ChoiceV1(message=message, index=0, finish_reason=ans.finish)],
+    return giga1.ChatCompletionV1(
+        choices=[giga1.ChoiceV1(message=message, index=0, finish_reason=ans.finish)],
         created=int(time.time()),
         model=model + MODEL_VERSION,
         usage=v1_usage(ans, shape),
@@ -161,21 +162,21 @@ def v1_answer(ans: Answer, model: str, state: str, shape: Shape = FULL) -> giga.
 def frames_v1(ans: Answer, model: str, state: str, shape: Shape = FULL) -> list[bytes]:
     """`data:` lines: reasoning, text in pieces, the call with the end, then `[DONE]`."""
     now = int(time.time())
-    deltas = [giga.MessageChunkV1(reasoning_content=ans.reasoning)] if ans.reasoning else []
-    deltas += [giga.MessageChunkV1(content=p) for p in (pieces(ans.text) if ans.text else [])]
+    deltas = [giga1.MessageChunkV1(reasoning_content=ans.reasoning)] if ans.reasoning else []
+    deltas += [giga1.MessageChunkV1(content=p) for p in (pieces(ans.text) if ans.text else [])]
     call = ans.calls[0] if ans.calls else None
-    last = giga.MessageChunkV1(content="")
+    last = giga1.MessageChunkV1(content="")
     if call is not None:
-        last.function_call = giga.FunctionCallV1(name=call.name, arguments=call.arguments)
+        last.function_call = giga1.FunctionCallV1(name=call.name, arguments=call.arguments)
         last.functions_state_id = state
     deltas.append(last)
     deltas[0].role = "assistant"  # on the first chunk only
     frames = []
     for n, delta in enumerate(deltas):
         end = n == len(deltas) - 1
-        body = giga.ChatCompletionChunkV1(
+        body = giga1.ChatCompletionChunkV1(
             choices=[
-                giga.ChoiceChunkV1(delta=delta, index=0, finish_reason=ans.finish if end else None)
+                giga1.ChoiceChunkV1(delta=delta, index=0, finish_reason=ans.finish if end else None)
             ],
             created=now,
             model=model + MODEL_VERSION,

@@ -18,6 +18,7 @@ import msgspec
 
 from gpt2giga.gigachat import contract
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 
 MODEL_VERSION = ":2.0.28.2"
 EMBEDDING_SIZE = 8
@@ -207,13 +208,13 @@ def state_id(req_body: bytes) -> str:
     return str(uuid.UUID(hashlib.md5(req_body).hexdigest()))
 
 
-def v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
+def v2_from_v1(v1: giga1.ChatV1) -> giga.ChatCompletionRequest:
     """Read a v1 request through the same eyes as a v2 one, to answer alike."""
     messages = [_message_from_v1(m) for m in v1.messages]
     forced = v1.function_call
     config = giga.ChatToolConfig(
-        mode="forced" if isinstance(forced, giga.ChatFunctionCallV1) else forced,
-        function_name=forced.name if isinstance(forced, giga.ChatFunctionCallV1) else None,
+        mode="forced" if isinstance(forced, giga1.ChatFunctionCallV1) else forced,
+        function_name=forced.name if isinstance(forced, giga1.ChatFunctionCallV1) else None,
     )
     specs = [
         giga.ChatFunctionSpecification(name=f.name, parameters=f.parameters or {})
@@ -239,7 +240,7 @@ def v2_from_v1(v1: giga.ChatV1) -> giga.ChatCompletionRequest:
     )
 
 
-def _message_from_v1(m: giga.MessageV1) -> giga.ChatMessage:
+def _message_from_v1(m: giga1.MessageV1) -> giga.ChatMessage:
     if m.role == "function":
         # GigaChat reads a v1 function result as a JSON object in a string.
         result = giga.ChatFunctionResult(

@@ -38,6 +38,7 @@ import msgspec
 
 from gpt2giga.gigachat import contract, files
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.fake.asgi import (
     FakeError,
     Receive,
@@ -74,7 +75,7 @@ MODELS: tuple[tuple[str, str], ...] = (
 CHAT_PATHS = {"/api/v1/chat/completions": "v1", "/api/v2/chat/completions": "v2"}
 RECEIVED = "/api/_fake/received/"
 _encode = msgspec.json.Encoder().encode
-_decode_v1 = msgspec.json.Decoder(giga.ChatV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionRequest).decode
 _decode_embeddings = msgspec.json.Decoder(giga.EmbeddingsRequest).decode
 _decode_counts = msgspec.json.Decoder(giga.TokensCountRequest).decode

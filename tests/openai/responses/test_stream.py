@@ -23,6 +23,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from gpt2giga import errors, sse
 from gpt2giga.gigachat import wire as giga
+from gpt2giga.gigachat import wire_v1 as giga1
 from gpt2giga.gigachat.request import Prepared
 from gpt2giga.openai.responses import output, stream
 from gpt2giga.openai.responses import wire as rsp
@@ -36,7 +37,7 @@ MODEL = "GigaChat-2-Max:2.0.28.2"
 NAMES = {"mcp__docs__search": ("mcp__docs__", "search")}
 EVENTS = pydantic.TypeAdapter(ResponseStreamEvent)
 
-_decode_v1 = msgspec.json.Decoder(giga.ChatCompletionChunkV1).decode
+_decode_v1 = msgspec.json.Decoder(giga1.ChatCompletionChunkV1).decode
 _decode_v2 = msgspec.json.Decoder(giga.ChatCompletionChunk).decode
 
 
