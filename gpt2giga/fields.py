@@ -5,7 +5,8 @@ field it accepts and does not apply (the `x-gpt2giga-ignored` header), so the
 body is walked once against the struct's type and each key the struct has no
 field for is reported by its path, list items folded (`messages[].content[].x`).
 Values kept raw (`msgspec.Raw`, `Any`, free dicts) are the client's own data or
-are read later by the dialect, and are not walked. Pure: no I/O.
+are read later by the dialect, and are not walked here: a dialect that decodes
+a raw part later names its unknown fields with `within`. Pure: no I/O.
 
 Most bodies have no unknown field: a strict twin of the struct type
 (`forbid_unknown_fields`) decodes them in C at the cost of the first decode,
@@ -122,7 +123,7 @@ def unknown(value: Any, kind: type) -> list[str]:
     return list(found)
 
 
-def scan(body: bytes, kind: type) -> Scan:
+def scan(body: bytes | msgspec.Raw, kind: type) -> Scan:
     """The unknown fields of a body already decoded once into `kind` (so valid JSON).
 
     `top` is the body's top-level object when it has unknown fields, else empty.
@@ -139,8 +140,14 @@ def scan(body: bytes, kind: type) -> Scan:
     return _CLEAN
 
 
+def within(raw: msgspec.Raw, kind: type, path: str) -> list[str]:
+    """The unknown fields of one part kept raw in a body (already decoded into `kind`),
+    named under the part's place: `input[]` gives `input[].content[].x`."""
+    return [f"{path}.{key}" for key in scan(raw, kind).unknown]
+
+
 _CLEAN = Scan(top={}, unknown=[])
-_checks: dict[type, Callable[[bytes], object]] = {}
+_checks: dict[type, Callable[[bytes | msgspec.Raw], object]] = {}
 _TWINS: dict[type, Any] = {}
 
 
@@ -148,12 +155,12 @@ class _Recursive(Exception):
     pass
 
 
-def _strict_decoder(kind: type) -> Callable[[bytes], object]:
+def _strict_decoder(kind: type) -> Callable[[bytes | msgspec.Raw], object]:
     try:
         return msgspec.json.Decoder(_twin(kind, set())).decode
     except _Recursive:
         # A struct that contains itself has no simple twin: such bodies are always walked.
-        def refuse(_: bytes) -> object:
+        def refuse(_: bytes | msgspec.Raw) -> object:
             raise msgspec.ValidationError("walk")
 
         return refuse

@@ -12,7 +12,7 @@ import msgspec
 from gpt2giga import errors, fields
 from gpt2giga.anthropic import stream, translate
 from gpt2giga.anthropic import wire as ant
-from gpt2giga.asgi import Request, Response, StreamResponse, parse
+from gpt2giga.asgi import Request, Response, StreamResponse, ignored_header, parse
 from gpt2giga.context import Context
 from gpt2giga.gigachat import native
 from gpt2giga.gigachat.request import Options
@@ -54,9 +54,13 @@ async def messages(ctx: Context, request: Request) -> Response | StreamResponse:
 async def count_tokens(ctx: Context, request: Request) -> Response:
     req = parse(_decode_count, request.body)
     opts = Options.build(ctx.settings, request.contract, req.model)
-    texts = translate.texts_to_count(req, opts)
+    texts, ignored = translate.texts_to_count(req, opts, betas(request))
+    # No `extra_body` on a count: GigaChat's tokens/count takes texts alone, so every
+    # field the struct does not read is only named.
+    ignored += fields.scan(request.body, ant.CountTokensRequest).unknown
     counts = await ctx.upstream.tokens_count(opts.model, texts, ctx.auth_for(request))
-    return Response(_encode(ant.TokensCount(input_tokens=sum(c.tokens for c in counts))))
+    body = ant.TokensCount(input_tokens=sum(c.tokens for c in counts))
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 async def hello(ctx: Context, request: Request) -> Response:

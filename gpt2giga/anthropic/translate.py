@@ -90,28 +90,37 @@ def to_giga(
         tools=build.tools(specs, builtins),
         tool_config=config,
     )
-    ignored += [name for name in IGNORED if getattr(req, name) is not None]
-    if req.tool_choice is not None and getattr(req.tool_choice, "disable_parallel_tool_use", None):
-        ignored.append("tool_choice.disable_parallel_tool_use")
-    ignored += [f"anthropic-beta:{beta}" for beta in betas]
     return build.Prepared(
         request=request,
         structured=structured,
         stops=[s for s in req.stop_sequences or () if s],
-        ignored=ignored,
+        ignored=unapplied(req, ignored, betas),
         attachments=found,
     )
 
 
-def texts_to_count(req: ant.CountTokensRequest, opts: build.Options) -> list[str]:
-    """What the model would read of `req` after translation, for GigaChat's tokens/count."""
-    specs, _, _ = _tools(req.tools, opts)
+def unapplied(
+    req: ant.CountTokensRequest, tools_left_out: list[str], betas: Sequence[str]
+) -> list[str]:
+    """The known fields of `req` accepted and not applied, for the header."""
+    ignored = tools_left_out + [name for name in IGNORED if getattr(req, name, None) is not None]
+    if req.tool_choice is not None and getattr(req.tool_choice, "disable_parallel_tool_use", None):
+        ignored.append("tool_choice.disable_parallel_tool_use")
+    return ignored + [f"anthropic-beta:{beta}" for beta in betas]
+
+
+def texts_to_count(
+    req: ant.CountTokensRequest, opts: build.Options, betas: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """What the model would read of `req` after translation, for GigaChat's tokens/count;
+    and the fields not applied, named as a Messages request would name them."""
+    specs, _, left_out = _tools(req.tools, opts)
     fmt = _format(req)
     if fmt is not None:
         _schema(req, fmt)  # refused here as a Messages request would refuse it
     # Images and documents are not text: they are listed, never uploaded, for a count.
     request = giga.ChatCompletionRequest(messages=messages(req, []), tools=build.tools(specs))
-    return build.texts_to_count(request)
+    return build.texts_to_count(request), unapplied(req, left_out, betas)
 
 
 # Anthropic's thinking controls -> an effort word, which `build.effort` maps to

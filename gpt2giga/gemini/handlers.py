@@ -84,15 +84,20 @@ async def _array(chunks: AsyncIterator[bytes], framer: stream.ArrayFrame) -> Asy
 
 
 async def count_tokens(ctx: Context, request: Request) -> Response:
-    req = translate.count_request(parse(_decode_count, request.body))
+    counted = parse(_decode_count, request.body)
+    req = translate.count_request(counted)
     opts = Options.build(
         ctx.settings, request.contract, translate.model_name(request.params["model"])
     )
     prepared = translate.to_giga(req, opts)
     texts = build.texts_to_count(prepared.request)
+    # Named as generateContent names them, under the request they came in.
+    prefix = "generateContentRequest." if counted.generate_content_request is not None else ""
+    ignored = [prefix + path for path in prepared.ignored]
+    ignored += fields.scan(request.body, gem.CountTokensRequest).unknown
     counts = await ctx.upstream.tokens_count(opts.model, texts, ctx.auth_for(request))
     body = gem.CountTokensResponse(total_tokens=sum(c.tokens for c in counts))
-    return Response(_encode(body))
+    return Response(_encode(body), headers=ignored_header(ignored))
 
 
 def _embedding_model(ctx: Context, request: Request) -> str:

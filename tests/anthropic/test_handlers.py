@@ -602,6 +602,44 @@ async def test_count_tokens_counts_what_the_model_reads(
     assert not chat.called
 
 
+@pytest.mark.parametrize(
+    ("extra", "headers", "ignored"),
+    [
+        (
+            {
+                "metadata": {"user_id": "u1"},
+                "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
+                # Messages' own, and GigaChat's: neither changes what the model reads.
+                "temperature": 0.2,
+                "repetition_penalty": 1.1,
+                "extra_body": {"profanity_check": False},
+                "messages": [{**USER, "foo": 1}],
+            },
+            {"anthropic-beta": "token-counting-2024-11-01"},
+            "metadata, tool_choice.disable_parallel_tool_use, "
+            "anthropic-beta:token-counting-2024-11-01, "
+            "temperature, repetition_penalty, extra_body, messages[].foo",
+        ),
+        ({"tool_choice": {"type": "auto"}}, {}, None),
+    ],
+)
+async def test_count_tokens_names_what_it_does_not_apply(
+    upstream: respx.MockRouter,
+    respx_app: App,
+    extra: dict[str, Any],
+    headers: dict[str, str],
+    ignored: str | None,
+) -> None:
+    route = upstream.post(TOKENS).respond(content=recorded("tokens_count.json"))
+    body = {"model": "GigaChat-2-Max", "system": "Be brief.", "messages": [USER], **extra}
+    async with respx_app() as c:
+        r = await c.post("/v1/messages/count_tokens", json=body, headers=ANTHROPIC | headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"input_tokens": 9}
+    assert r.headers.get("x-gpt2giga-ignored") == ignored
+    assert sent_json(route) == {"model": "GigaChat-2-Max", "input": ["Be brief.", "Привет"]}
+
+
 # --- models, probe, auth --------------------------------------------------------------------
 
 

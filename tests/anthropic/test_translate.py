@@ -453,7 +453,7 @@ def test_an_unknown_source_type_is_a_decode_error_naming_it() -> None:
 def test_counting_tokens_lists_attachments_but_counts_only_text() -> None:
     body = {"model": "GigaChat", "messages": [{"role": "user", "content": [block("look"), IMAGE]}]}
     req = _decode_count(msgspec.json.encode(body))
-    assert translate.texts_to_count(req, options()) == ["look"]
+    assert translate.texts_to_count(req, options()) == (["look"], [])
 
 
 def test_empty_messages_are_a_bad_request() -> None:
@@ -718,11 +718,14 @@ def test_texts_to_count_are_what_the_model_reads() -> None:
     }
     req = _decode_count(msgspec.json.encode(body))
     spec = '{"name":"get_weather","description":"Current weather","parameters":'
-    assert translate.texts_to_count(req, options()) == [
-        "Be brief.",
-        USER["content"],
-        spec + '{"type":"object","properties":{"city":{"type":"string"}}}}',
-    ]
+    assert translate.texts_to_count(req, options()) == (
+        [
+            "Be brief.",
+            USER["content"],
+            spec + '{"type":"object","properties":{"city":{"type":"string"}}}}',
+        ],
+        [],
+    )
 
 
 # --- answers ------------------------------------------------------------------------

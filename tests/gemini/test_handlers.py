@@ -486,6 +486,45 @@ async def test_count_tokens_counts_what_the_model_would_read(
     assert not chat.called
 
 
+@pytest.mark.parametrize(
+    ("body", "ignored"),
+    [
+        (
+            {
+                "contents": [{**USER, "foo": 1}],
+                "generationConfig": {"topK": 3, "bar": True},
+                "repetition_penalty": 1.1,
+            },
+            "generationConfig.topK, repetition_penalty, contents[].foo, generationConfig.bar",
+        ),
+        (
+            {
+                "generateContentRequest": {
+                    "model": f"models/{MODEL}",
+                    "contents": [USER],
+                    "safetySettings": [
+                        {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}
+                    ],
+                    "cachedContnt": "typo",
+                }
+            },
+            "generateContentRequest.safetySettings, generateContentRequest.cachedContnt",
+        ),
+        ({"contents": [USER], "generationConfig": {"temperature": 0.3}}, None),
+    ],
+)
+async def test_count_tokens_names_what_it_does_not_apply(
+    upstream: respx.MockRouter, respx_app: App, body: dict[str, Any], ignored: str | None
+) -> None:
+    route = upstream.post(BASE + "/tokens/count").mock(return_value=answer("tokens_count.json"))
+    async with respx_app() as c:
+        r = await c.post(f"/v1beta/models/{MODEL}:countTokens", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"totalTokens": 9}
+    assert r.headers.get("x-gpt2giga-ignored") == ignored
+    assert sent_json(route) == {"model": MODEL, "input": ["Привет"]}
+
+
 # --- embeddings -----------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from gpt2giga import errors
+from gpt2giga import errors, fields
 from gpt2giga.gigachat import answer, files
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
@@ -24,12 +24,15 @@ from gpt2giga.openai.responses import wire as rsp
 T = TypeVar("T")
 
 _decode_type = msgspec.json.Decoder(rsp.ItemType).decode
+ITEMS: dict[str, type[rsp.InputItem]] = {
+    "message": rsp.Message,
+    "function_call": rsp.FunctionCall,
+    "function_call_output": rsp.FunctionCallOutput,
+    "custom_tool_call": rsp.CustomToolCall,
+    "custom_tool_call_output": rsp.CustomToolCallOutput,
+}
 _DECODERS: dict[str, Callable[[bytes], rsp.InputItem]] = {
-    "message": msgspec.json.Decoder(rsp.Message).decode,
-    "function_call": msgspec.json.Decoder(rsp.FunctionCall).decode,
-    "function_call_output": msgspec.json.Decoder(rsp.FunctionCallOutput).decode,
-    "custom_tool_call": msgspec.json.Decoder(rsp.CustomToolCall).decode,
-    "custom_tool_call_output": msgspec.json.Decoder(rsp.CustomToolCallOutput).decode,
+    kind: msgspec.json.Decoder(struct).decode for kind, struct in ITEMS.items()
 }
 # Items a client keeps in its history that hold nothing GigaChat could read:
 # reasoning (GigaChat takes none back) and the traces of tools it did not run.
@@ -50,6 +53,7 @@ class Conversation(msgspec.Struct, kw_only=True):
     messages: list[giga.ChatMessage] = []
     calls: dict[str, str] = {}  # call_id -> function name (flat, as the tools were given)
     attachments: list[files.Attachment] = []
+    ignored: list[str] = []  # the items' unknown fields: `input[].x`
 
 
 def decoded(decode: Callable[[bytes], T], raw: msgspec.Raw, where: str) -> T:
@@ -92,6 +96,7 @@ def convert(
         decode = _DECODERS.get(kind)
         if decode is not None:
             reader.item(decoded(decode, raw, f"input[{i}]"), i)
+            reader.out.ignored += fields.within(raw, ITEMS[kind], "input[]")
         elif kind == "item_reference":
             raise errors.Unsupported(
                 "item_reference input items are not supported; send the items themselves",
@@ -102,6 +107,7 @@ def convert(
                 f"input[{i}]: unknown item type {kind!r}", param=f"input[{i}].type"
             )
     reader.flush()
+    reader.out.ignored = list(dict.fromkeys(reader.out.ignored))
     return reader.out
 
 

@@ -10,9 +10,11 @@ continuation or the whole stored conversation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-from gpt2giga import errors
+from gpt2giga import errors, fields
 from gpt2giga.gigachat import request as build
 from gpt2giga.gigachat import wire as giga
 from gpt2giga.openai.responses import wire as rsp
@@ -23,6 +25,7 @@ from gpt2giga.openai.responses.store import StoredResponse
 _decode_tool_type = msgspec.json.Decoder(rsp.ToolType).decode
 _decode_function = msgspec.json.Decoder(rsp.FunctionTool).decode
 _decode_namespace = msgspec.json.Decoder(rsp.NamespaceTool).decode
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
 # Request fields GigaChat cannot apply: accepted, reported, never sent.
 IGNORED = (
@@ -107,7 +110,7 @@ def to_giga(
             for name in ("summary", "generate_summary")
             if getattr(req.reasoning, name) is not None
         ]
-    ignored += tools.ignored
+    ignored += tools.ignored + conversation.ignored
     if _unforced_builtin(req.tool_choice, config):
         ignored.append("tool_choice")
     prepared = build.Prepared(
@@ -187,8 +190,10 @@ def _tools(raws: list[msgspec.Raw], opts: build.Options) -> Tools:
         kind = _decoded(_decode_tool_type, raw, where).type
         if kind == "function":
             _function(out, _decoded(_decode_function, raw, where), None, where, opts)
+            _name(out, fields.within(raw, rsp.FunctionTool, "tools[]"))
         elif kind == "namespace":
             group = _decoded(_decode_namespace, raw, where)
+            _name(out, fields.within(raw, rsp.NamespaceTool, "tools[]"))
             for j, inner in enumerate(group.tools):
                 at = f"{where}.tools[{j}]"
                 inner_kind = _known(
@@ -196,13 +201,18 @@ def _tools(raws: list[msgspec.Raw], opts: build.Options) -> Tools:
                 )
                 if inner_kind == "function":
                     _function(out, _decoded(_decode_function, inner, at), group.name, at, opts)
+                    _name(out, fields.within(inner, rsp.FunctionTool, "tools[].tools[]"))
                 else:
                     _ignore(out, inner_kind)
         elif (name := _builtin(kind)) is not None:
             if not opts.builtins:  # v1 has none; GPT2GIGA_DISABLE_BUILTIN_TOOL_MAPPING
                 _ignore(out, kind)
-            elif all(getattr(t, name) is None for t in out.builtins):
-                out.builtins.append(_builtin_tool(name))
+            else:
+                # GigaChat's built-in takes no settings: the tool's own (filters,
+                # user_location, ...) are accepted and not applied.
+                _name(out, [f"tools[].{key}" for key in _decode_object(raw) if key != "type"])
+                if all(getattr(t, name) is None for t in out.builtins):
+                    out.builtins.append(_builtin_tool(name))
         else:
             _ignore(out, _known(kind, OTHER_TOOLS, where))
     return out
@@ -220,6 +230,10 @@ def _builtin_tool(name: str) -> giga.ChatTool:
     if name == "image_generate":
         return giga.ChatTool(image_generate={})
     return giga.ChatTool(code_interpreter={})
+
+
+def _name(out: Tools, paths: list[str]) -> None:
+    out.ignored += [path for path in paths if path not in out.ignored]
 
 
 def _ignore(out: Tools, kind: str) -> None:

@@ -38,6 +38,9 @@ class InputText(_In, kw_only=True, tag_field="type", tag="input_text"):
 
 class OutputText(_In, kw_only=True, tag_field="type", tag="output_text"):
     text: str
+    # Echoed from an earlier Response's output: facts about that answer, nothing to apply.
+    annotations: list[Any] | None = None
+    logprobs: list[Any] | None = None
 
 
 class Refusal(_In, kw_only=True, tag_field="type", tag="refusal"):
@@ -70,12 +73,21 @@ class ItemType(_In, kw_only=True):
     type: str = "message"
 
 
-class Message(_In, kw_only=True):
+class _Item(_In, kw_only=True):
+    """An input item's own bookkeeping: its `type` picks the struct; `id` and `status` are
+    echoed from an earlier Response's output and say nothing to apply."""
+
+    type: str | None = None
+    id: str | None = None
+    status: str | None = None
+
+
+class Message(_Item, kw_only=True):
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
 
 
-class FunctionCall(_In, kw_only=True):
+class FunctionCall(_Item, kw_only=True):
     call_id: str
     name: str
     # The spec says JSON text; some clients send the object itself.
@@ -83,20 +95,20 @@ class FunctionCall(_In, kw_only=True):
     namespace: str | None = None
 
 
-class FunctionCallOutput(_In, kw_only=True):
+class FunctionCallOutput(_Item, kw_only=True):
     call_id: str
     output: str | list[ContentPart]
     name: str | None = None
     namespace: str | None = None
 
 
-class CustomToolCall(_In, kw_only=True):
+class CustomToolCall(_Item, kw_only=True):
     call_id: str
     name: str
     input: str = ""
 
 
-class CustomToolCallOutput(_In, kw_only=True):
+class CustomToolCallOutput(_Item, kw_only=True):
     call_id: str
     output: str | list[ContentPart]
 
@@ -109,6 +121,7 @@ class ToolType(_In, kw_only=True):
 
 
 class FunctionTool(_In, kw_only=True):
+    type: str | None = None  # read by `ToolType` first
     name: Name
     description: str | None = None
     # Kept as raw JSON: msgspec cannot put Raw in a union, so absent is Raw(b"").
@@ -119,6 +132,7 @@ class FunctionTool(_In, kw_only=True):
 class NamespaceTool(_In, kw_only=True):
     """Codex groups each MCP server's tools under one name."""
 
+    type: str | None = None  # read by `ToolType` first
     name: str
     description: str | None = None
     tools: list[Raw] = []

@@ -531,7 +531,8 @@ async def test_codex_request_round_trips_on_v2(upstream: respx.MockRouter, respx
     async with respx_app(GPT2GIGA_MODEL_ALIASES=ALIASES) as client:
         r = await client.post("/v2/responses", json=CODEX)
     assert r.status_code == 200
-    assert r.headers["x-gpt2giga-ignored"] == CODEX_IGNORED
+    # Codex's web_search asks for cached results only; GigaChat's search takes no setting.
+    assert r.headers["x-gpt2giga-ignored"] == CODEX_IGNORED + ", tools[].external_web_access"
     assert sent_json(route) == {
         "model": MODEL,
         "messages": CODEX_MESSAGES,
@@ -690,3 +691,67 @@ async def test_a_streamed_response_with_an_image_sends_the_files_part(
             ],
         }
     ]
+
+
+def _history(unknown: bool) -> dict[str, Any]:
+    """A conversation with an earlier answer echoed back (its ids, status and annotations)."""
+    extra: Callable[[dict[str, Any], str], dict[str, Any]] = lambda d, key: (  # noqa: E731
+        {**d, key: True} if unknown else d
+    )
+    weather = {"type": "object", "properties": {"city": {"type": "string"}}}
+    return {
+        "model": MODEL,
+        "input": [
+            extra({"role": "user", "content": [
+                extra({"type": "input_text", "text": "Weather in Paris?"}, "cache_hint"),
+            ]}, "foo"),
+            {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+             "content": [{"type": "output_text", "text": "Checking.", "annotations": [],
+                          "logprobs": []}]},
+            extra({"type": "function_call", "id": "fc_1", "status": "completed",
+                   "call_id": "call_1", "name": "weather", "arguments": '{"city":"Paris"}'},
+                  "origin"),
+            {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+        ],
+        "tools": [extra({"type": "function", "name": "weather", "parameters": weather},
+                        "defer_loading")],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("unknown", "ignored"),
+    [
+        (
+            True,
+            "tools[].defer_loading, input[].foo, input[].content[].cache_hint, input[].origin",
+        ),
+        (False, None),
+    ],
+)
+async def test_unknown_fields_in_input_items_and_tools_are_named(
+    upstream: respx.MockRouter, respx_app: App, unknown: bool, ignored: str | None
+) -> None:
+    route = chat_route(upstream, "v2", answer("chat_text_v2.json"))
+    async with respx_app() as client:
+        r = await client.post("/v2/responses", json=_history(unknown))
+    assert r.status_code == 200, r.text
+    assert r.headers.get("x-gpt2giga-ignored") == ignored
+    # Echoed ids, statuses and annotations say nothing to apply, and are not named.
+    assert sent_json(route) == {
+        "model": MODEL,
+        "messages": [
+            {"role": "user", "content": [{"text": "Weather in Paris?"}]},
+            {"role": "assistant", "content": [
+                {"text": "Checking."},
+                {"function_call": {"name": "weather", "arguments": {"city": "Paris"}}},
+            ]},
+            {"role": "tool", "content": [
+                {"function_result": {"name": "weather", "result": {"result": "sunny"}}},
+            ]},
+        ],
+        "storage": {},
+        "tools": [{"functions": {"specifications": [{
+            "name": "weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }]}}],
+    }  # fmt: skip

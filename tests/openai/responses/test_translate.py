@@ -428,8 +428,10 @@ def test_tools_on_v2_functions_flattened_namespaces_and_builtins() -> None:
         {"code_interpreter": {}},
     ]
     assert t.names["mcp__docs__search"] == ("mcp__docs__", "search")
+    # A mapped built-in's own settings are accepted, and named: GigaChat's take none.
     assert t.prepared.ignored == [
-        "store", "tools.custom", "tools.file_search", "tools.mcp", "tools.local_shell",
+        "store", "tools.custom", "tools[].external_web_access", "tools[].container",
+        "tools.file_search", "tools.mcp", "tools.local_shell",
     ]  # fmt: skip
 
 
@@ -850,3 +852,17 @@ def test_failed_response_carries_an_sdk_error_code() -> None:
             code,
             err.message,
         )
+
+
+def test_unknown_fields_of_namespaced_tools_are_named_where_they_sit() -> None:
+    inner = {**DOCS["tools"][0], "defer_loading": True}
+    docs = {**DOCS, "tools": [inner, DOCS["tools"][1]], "origin": "mcp"}
+    t = turn(tools=[docs], input="x")
+    assert t.prepared.ignored == [
+        "store", "tools[].origin", "tools[].tools[].defer_loading", "tools.custom",
+    ]  # fmt: skip
+    assert sent(t)["tools"] == [
+        {"functions": {"specifications": [
+            {"name": "mcp__docs__search", "parameters": {"type": "object", "properties": {}}},
+        ]}},
+    ]  # fmt: skip
