@@ -88,3 +88,22 @@ def edge_cases(path: str, valid: dict[str, Any]) -> list[Any]:
         "latin-1": Case(path, extra('"café"'.encode("latin-1")), "not valid UTF-8"),
     }
     return [pytest.param(case, id=f"{path}:{name}") for name, case in cases.items()]
+
+
+async def check_openai_refusal(case: Case) -> None:
+    """An OpenAI-shaped 400 naming the field, on both contracts, and GigaChat reached by
+    nothing but a token request (the checks come before either contract's call)."""
+    for prefix in ("", "/v2"):
+        r, reached = await send(prefix + case.path, case.body)
+        assert r.status_code == case.status, r.text
+        assert r.headers["content-type"] == "application/json"
+        assert r.json() == {
+            "error": {
+                "message": r.json()["error"]["message"],
+                "type": "invalid_request_error",
+                "param": case.param,
+                "code": case.code,
+            }
+        }
+        assert case.says in r.json()["error"]["message"]
+        assert reached == []

@@ -21,6 +21,7 @@ import pytest
 from gpt2giga.app import App
 from gpt2giga.gigachat.fake.server import DEMO_CREDENTIALS, FakeConfig, FakeGigaChat
 from tests.conftest import Call, make_client, make_settings, over, sse_events
+from tests.openai.test_handlers import WEATHER
 from tests.otlp import Receiver, Span, closed_port
 
 TRACING = {"GPT2GIGA_OBSERVABILITY_ENABLED": "true", "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"}
@@ -507,18 +508,6 @@ async def test_a_full_queue_drops_and_counts_without_waiting(receiver: Receiver)
 
 # --- content: the double opt-in, tool arguments, redaction, the length cap ----------------
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 CAPTURE = {
     "GPT2GIGA_OBSERVABILITY_CAPTURE_CONTENT": "true",
     "GPT2GIGA_OBSERVABILITY_CAPTURE_MESSAGES": "true",
