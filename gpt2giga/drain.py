@@ -11,9 +11,11 @@ are cancelled, so the lifespan shutdown (traffic-log flush) always runs.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -128,8 +130,27 @@ def own_wakeup_socket(loop: asyncio.AbstractEventLoop) -> bool:
 
     loop.add_reader(reader.fileno(), dispatch)
     signal.set_wakeup_fd(writer.fileno())
+    if not _WAKEUP_SOCKETS:
+        atexit.register(close_wakeup_sockets)
     _WAKEUP_SOCKETS.append((reader, writer))  # kept open for the process's life
     return True
 
 
 _WAKEUP_SOCKETS: list[tuple[socket.socket, socket.socket]] = []
+
+
+def close_wakeup_sockets() -> None:
+    """At exit: signals stop writing into the pairs, then the pairs are closed.
+
+    Left to the interpreter's teardown they would be closed as garbage, each with a
+    ResourceWarning (a process that hooked signals more than once, such as the tests).
+    """
+    ours = {writer.fileno() for _, writer in _WAKEUP_SOCKETS}
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.set_wakeup_fd(-1)
+        if previous not in ours:
+            signal.set_wakeup_fd(previous)
+    for reader, writer in _WAKEUP_SOCKETS:
+        reader.close()
+        writer.close()
+    _WAKEUP_SOCKETS.clear()

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import respx
 
+from gpt2giga import drain
 from tests.conftest import AUTH, ENV, V1_CHAT, Call, build_app, over
 
 HELLO = json.dumps({"model": "GigaChat", "messages": [{"role": "user", "content": "hi"}]})
@@ -159,3 +160,22 @@ async def test_the_cut_also_ends_live_log_readers(caplog: pytest.LogCaptureFixtu
     await asyncio.wait_for(running, 5)  # ended by the gateway, the client never left
     await app.shutdown()
     assert live.messages[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+async def test_the_signal_sockets_are_closed_at_exit_and_signals_stop_writing_there() -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, lambda: None)
+    app = build_app()
+    try:
+        assert app.drain.hook_signals()
+        pairs = list(drain._WAKEUP_SOCKETS)
+        writer_fd = pairs[-1][1].fileno()
+        assert signal.set_wakeup_fd(writer_fd) == writer_fd  # signals write into our pair
+        loop.remove_reader(pairs[-1][0].fileno())
+        drain.close_wakeup_sockets()  # what atexit runs
+        assert all(r.fileno() == -1 and w.fileno() == -1 for r, w in pairs)
+        assert drain._WAKEUP_SOCKETS == []
+        assert signal.set_wakeup_fd(-1) != writer_fd
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
