@@ -46,6 +46,14 @@ V2_CHAT = "https://giga.test/api/v2/chat/completions"
 V1_CHAT = BASE + "/chat/completions"
 FILES = BASE + "/files"
 AUTH = "https://auth.test/api/v2/oauth"
+# A whole v1 answer, as GigaChat sends it, for tests that need any answer at all.
+V1_ANSWER = {
+    "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
+    "created": 1,
+    "model": "GigaChat-2-Max",
+    "object": "chat.completion",
+    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+}
 
 ENV = {
     "GIGACHAT_CREDENTIALS": DEMO_CREDENTIALS,

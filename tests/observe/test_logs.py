@@ -14,7 +14,7 @@ import respx
 from gpt2giga.app import App
 from gpt2giga.observe import logs
 from gpt2giga.observe.redact import Redactor
-from tests.conftest import V1_CHAT, Call, build_app, make_settings, over
+from tests.conftest import V1_ANSWER, V1_CHAT, Call, build_app, make_settings, over
 
 FIELDS = {
     "request_id": "r-1",
@@ -24,13 +24,6 @@ FIELDS = {
     "ttft_ms": None,
     "ignored": "n, seed",
     "disconnected": True,
-}
-V1_ANSWER = {
-    "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
-    "created": 1,
-    "model": "GigaChat-2-Max",
-    "object": "chat.completion",
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
 }
 
 

@@ -11,16 +11,9 @@ import pytest
 import respx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import V1_CHAT, V2_CHAT, Call, build_app, over
+from tests.conftest import V1_ANSWER, V1_CHAT, V2_CHAT, Call, build_app, over
 
 ON = {"GPT2GIGA_METRICS_ENABLED": "true"}
-V1_ANSWER = {
-    "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
-    "created": 1,
-    "model": "GigaChat-2-Max",
-    "object": "chat.completion",
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-}
 V2_STREAM = (
     b'event: response.message.delta\ndata: {"messages":[{"role":"assistant","content":'
     b'[{"text":"Hi"}]}]}\n\nevent: response.message.done\ndata: {"finish_reason":"stop",'

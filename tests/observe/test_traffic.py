@@ -20,16 +20,9 @@ from gpt2giga.app import App
 from gpt2giga.gigachat.fake.server import FakeGigaChat
 from gpt2giga.observe.redact import Redactor
 from gpt2giga.observe.traffic import MAX_CONTENT_BYTES, caller, content, credential, fingerprint
-from tests.conftest import V1_CHAT, build_app, make_client, make_settings, over
+from tests.conftest import V1_ANSWER, V1_CHAT, build_app, make_client, make_settings, over
 from tests.otlp import Receiver
 
-V1_ANSWER = {
-    "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
-    "created": 1,
-    "model": "GigaChat-2-Max",
-    "object": "chat.completion",
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-}
 V1_STREAM = (
     b'data: {"choices":[{"delta":{"content":"Hi"},"index":0,"finish_reason":"stop"}],'
     b'"created":1,"model":"GigaChat-2-Max","object":"chat.completion",'

@@ -13,15 +13,8 @@ import respx
 from gpt2giga import errors
 from gpt2giga.routes import DIALECTS
 from gpt2giga.state.limits import Limits
-from tests.conftest import V1_CHAT, Call, build_app, over
+from tests.conftest import V1_ANSWER, V1_CHAT, Call, build_app, over
 
-V1_ANSWER = {
-    "choices": [{"message": {"role": "assistant", "content": "Hi!"}, "index": 0}],
-    "created": 1,
-    "model": "GigaChat-2-Max",
-    "object": "chat.completion",
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-}
 LIMITED = {
     "GPT2GIGA_MODEL_MAX_CONNECTIONS": '{"GigaChat-2-Max": 1}',
     "GPT2GIGA_MODEL_MAX_CONNECTIONS_ACQUIRE_TIMEOUT": "0",
